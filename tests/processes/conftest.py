@@ -1,0 +1,69 @@
+import json
+import os
+
+import pytest
+
+from tests.processes.driver import InMemoryDriver
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PROCESSES = os.path.join(ROOT, 'processes')
+FORMS = os.path.join(ROOT, 'forms')
+
+
+@pytest.fixture(scope='session')
+def driver():
+    return InMemoryDriver(PROCESSES, FORMS)
+
+
+def load_form(key):
+    with open(os.path.join(FORMS, key + '.json'), encoding='utf-8') as f:
+        return json.load(f)
+
+
+def sample_value(name, schema):
+    if 'enum' in schema:
+        return schema['enum'][0]
+    t = schema['type']
+    if t == 'boolean':
+        return True
+    if t == 'integer':
+        return max(schema.get('minimum', 1), 1) if schema.get('maximum', 5) >= 1 else schema.get('minimum', 0)
+    if t == 'number':
+        return 100.0
+    fmt = schema.get('format')
+    if fmt == 'date':
+        return '2026-12-01'
+    if fmt == 'date-time':
+        return '2026-12-01T09:00:00+08:00'
+    if schema.get('pattern') == '^[0-9a-f]{64}$':
+        return 'a' * 64
+    if 'pattern' in schema:
+        return '1.0.0'
+    return f'{name} text'
+
+
+def form_data(form_key, **overrides):
+    """Valid data for every field of the form (required and optional), with overrides."""
+    schema = load_form(form_key)['schema']
+    data = {n: sample_value(n, s) for n, s in schema['properties'].items()}
+    data.update(overrides)
+    return data
+
+
+def do(case, element_id, user, **fields):
+    """Complete the open task `element_id` as `user` with valid form data; return the task as it was."""
+    tasks = [t for t in case.open_tasks() if t.element_id == element_id]
+    assert tasks, f'{element_id} not open; open tasks: {open_ids(case)}'
+    task = tasks[0]
+    case.complete(
+        element_id, form_data(task.form_key, **fields) if task.form_key else dict(fields), user=user
+    )
+    return task
+
+
+def open_ids(case):
+    return sorted(t.element_id for t in case.open_tasks())
+
+
+def groups_of(case, element_id):
+    return next(t.candidate_groups for t in case.open_tasks() if t.element_id == element_id)

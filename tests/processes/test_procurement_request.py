@@ -1,0 +1,146 @@
+"""Procurement: 000 §2.4, §2.6.2; 001 篇1 §一.3, 篇9; 003 §八 — approval levels, quotes, inspection, SoD."""
+
+import pytest
+
+from tests.processes.conftest import do, groups_of, open_ids
+from tests.processes.driver import SeparationOfDutiesViolation
+
+START = dict(
+    request_department='spare_parts',
+    request_type='spare_parts',
+    item_name='服务器硬盘 2.4TB SAS',
+    item_specification='10K RPM, 兼容 PowerEdge R740',
+    quantity=2,
+    estimated_unit_price=1000.0,
+    purchase_reason='备件库存低于安全库存',
+    budget_line='2026-运维-备件',
+    needed_by='2026-12-15',
+)
+
+
+def start(driver, user='store1', **overrides):
+    return driver.start('procurement_request', {**START, **overrides}, user=user)
+
+
+def to_manager(case, remaining=50000.0, fit='suitable'):
+    assert groups_of(case, 'technical_review') == ['second_line']
+    do(case, 'technical_review', 'l2eng1', tech_fit=fit)
+    if fit != 'suitable':
+        return
+    assert groups_of(case, 'budget_check') == ['finance']
+    do(case, 'budget_check', 'finance1', remaining_budget=remaining)
+
+
+def buy_and_receive(case, quotes=1, passed=True):
+    assert groups_of(case, 'collect_quotes') == ['purchasing']
+    do(case, 'collect_quotes', 'buyer1', quote_count=quotes)
+    do(case, 'place_order', 'buyer1', supplier_name='青岛某科技')
+    assert groups_of(case, 'goods_receipt') == ['spare_parts']
+    do(case, 'goods_receipt', 'store1', inspection_passed=passed, received_quantity=2)
+
+
+def test_small_request_within_budget_is_approved_by_the_manager_and_received(driver):
+    case = start(driver)
+    assert case.data['total_amount'] == 2000.0
+    to_manager(case)
+    assert case.data['approval_level'] == 'dept_manager' and case.data['required_quotes'] == 1
+    assert groups_of(case, 'manager_approval') == ['ops_service']
+    with pytest.raises(SeparationOfDutiesViolation):
+        do(case, 'manager_approval', 'store1', manager_decision='approve')
+    do(case, 'manager_approval', 'opsmgr1', manager_decision='approve')
+    buy_and_receive(case)
+    assert groups_of(case, 'rate_supplier') == ['purchasing']
+    do(case, 'rate_supplier', 'buyer1', supplier_rating=4)
+    assert case.is_completed and case.end_events == ['procurement_completed']
+    assert case.data['supplier_rating'] == 4 and case.data['procurement_requester'] == 'store1'
+
+
+def test_operations_manager_cannot_approve_their_own_daily_supplies_request(driver):
+    case = start(
+        driver,
+        user='opsmgr1',
+        request_department='ops_service',
+        request_type='daily_supplies',
+        item_name='网线与水晶头',
+    )
+    to_manager(case)
+    with pytest.raises(SeparationOfDutiesViolation):
+        do(case, 'manager_approval', 'opsmgr1', manager_decision='approve')
+    do(case, 'manager_approval', 'opsmgr2', manager_decision='approve')
+    assert open_ids(case) == ['collect_quotes']
+
+
+def test_over_budget_needs_the_general_manager_and_three_quotes(driver):
+    case = start(driver, quantity=10)  # 10 000 CNY
+    to_manager(case, remaining=8000.0)
+    assert case.data['approval_level'] == 'general_manager' and case.data['required_quotes'] == 3
+    do(case, 'manager_approval', 'opsmgr1', manager_decision='approve')
+    assert open_ids(case) == ['gm_approval']
+    assert groups_of(case, 'gm_approval') == ['general_manager']
+    with pytest.raises(SeparationOfDutiesViolation):
+        do(case, 'gm_approval', 'store1', gm_decision='approve')
+    do(case, 'gm_approval', 'gm1', gm_decision='approve')
+    do(case, 'collect_quotes', 'buyer1', quote_count=2)
+    assert open_ids(case) == ['collect_quotes']  # fewer than three quotes: collect more
+    buy_and_receive(case, quotes=3)
+    do(case, 'rate_supplier', 'buyer1')
+    assert case.end_events == ['procurement_completed']
+
+
+def test_large_request_within_budget_goes_to_the_deputy_gm(driver):
+    case = start(driver, quantity=30)  # 30 000 CNY
+    to_manager(case, remaining=200000.0)
+    assert case.data['approval_level'] == 'deputy_gm'
+    do(case, 'manager_approval', 'opsmgr1', manager_decision='approve')
+    assert groups_of(case, 'deputy_gm_approval') == ['deputy_gm']
+    with pytest.raises(SeparationOfDutiesViolation):
+        do(case, 'deputy_gm_approval', 'store1', deputy_decision='approve')
+    do(case, 'deputy_gm_approval', 'deputy1', deputy_decision='approve')
+    buy_and_receive(case, quotes=3)
+    do(case, 'rate_supplier', 'buyer1')
+    assert case.end_events == ['procurement_completed']
+
+
+@pytest.mark.parametrize('where', ['technical', 'manager', 'deputy', 'gm'])
+def test_rejections_end_the_request(driver, where):
+    qty = {'technical': 2, 'manager': 2, 'deputy': 30, 'gm': 10}[where]
+    case = start(driver, quantity=qty)
+    if where == 'technical':
+        to_manager(case, fit='unsuitable')
+    else:
+        to_manager(case, remaining=8000.0 if where == 'gm' else 200000.0)
+        do(
+            case,
+            'manager_approval',
+            'opsmgr1',
+            manager_decision='reject' if where == 'manager' else 'approve',
+        )
+        if where == 'deputy':
+            do(case, 'deputy_gm_approval', 'deputy1', deputy_decision='reject')
+        if where == 'gm':
+            do(case, 'gm_approval', 'gm1', gm_decision='reject')
+    assert case.is_completed and case.end_events == ['procurement_rejected']
+    assert case.completed_by('collect_quotes') is None
+
+
+def test_failed_inspection_returns_goods_and_the_supplier_redelivers(driver):
+    case = start(driver)
+    to_manager(case)
+    do(case, 'manager_approval', 'opsmgr1', manager_decision='approve')
+    buy_and_receive(case, passed=False)
+    assert groups_of(case, 'return_goods') == ['purchasing']
+    do(case, 'return_goods', 'buyer1', return_followup='redeliver', return_reason='型号不符')
+    assert open_ids(case) == ['goods_receipt']
+    do(case, 'goods_receipt', 'store1', inspection_passed=True)
+    do(case, 'rate_supplier', 'buyer1', supplier_rating=2)
+    assert case.end_events == ['procurement_completed']
+
+
+def test_failed_inspection_can_cancel_the_order(driver):
+    case = start(driver)
+    to_manager(case)
+    do(case, 'manager_approval', 'opsmgr1', manager_decision='approve')
+    buy_and_receive(case, passed=False)
+    do(case, 'return_goods', 'buyer1', return_followup='cancel')
+    do(case, 'rate_supplier', 'buyer1', supplier_rating=1)
+    assert case.is_completed and case.end_events == ['order_cancelled']
