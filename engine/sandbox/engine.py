@@ -52,9 +52,7 @@ class SandboxedScriptEngine(PythonScriptEngine):
 
     def evaluate(self, task: Any, expression: str, external_context: Any = None) -> Any:
         """Value of `expression` over the task's data; raises ScriptError with the element id."""
-        return self.environment.evaluate(
-            expression, task.data, external_context, element_id=_element_id(task)
-        )
+        return self.environment.evaluate(expression, task.data, external_context, element_id=_element_id(task))
 
     def execute(self, task: Any, script: str, external_context: Any = None) -> bool:
         """Run `script` on the task's data; raises ScriptError with the element id and line."""

@@ -91,9 +91,7 @@ class Budget:
             return
         self.expired = True
         self._next_wall_check = 0.0  # every later tick raises again
-        raise SandboxAbort(
-            "timeout", f"script ran longer than its CPU limit of {self.limits.cpu_seconds:g} s"
-        )
+        raise SandboxAbort("timeout", f"script ran longer than its CPU limit of {self.limits.cpu_seconds:g} s")
 
     def charge(self, items: int, what: str) -> None:
         """Refuse building `items` items (chars/elements) if it breaks the size limits."""

@@ -1,0 +1,106 @@
+"""Who may see and act on cases and tasks. Pure rules over rows; raising PermissionDenied."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy.orm import Session
+
+from .db.models import HumanTask, ProcessInstance, TaskCandidate
+from .errors import PermissionDenied
+from .views import Actor, Role, TaskState
+
+SOD_PROPERTY = "separation_of_duties"
+STARTER = "starter"
+
+
+def sees_everything(actor: Actor) -> bool:
+    return actor.has_role(Role.AUDITOR, Role.ADMIN)
+
+
+def offered_to(actor: Actor) -> ColumnElement[bool]:
+    """SQL: the human task is offered to the actor (as a candidate user or through a group)."""
+    return exists(
+        select(TaskCandidate.task_id).where(
+            TaskCandidate.task_id == HumanTask.id,
+            or_(
+                (TaskCandidate.kind == "user") & (TaskCandidate.name == actor.username),
+                (TaskCandidate.kind == "group") & TaskCandidate.name.in_(sorted(actor.groups) or [""]),
+            ),
+        )
+    )
+
+
+def took_part(actor: Actor) -> ColumnElement[bool]:
+    """SQL: the actor started the case, did one of its tasks, or has one of its tasks in their inbox."""
+    involvement = exists(
+        select(HumanTask.id).where(
+            HumanTask.instance_id == ProcessInstance.id,
+            or_(
+                HumanTask.completed_by == actor.username,
+                HumanTask.assignee == actor.username,
+                HumanTask.state.in_([TaskState.OPEN, TaskState.CLAIMED]) & offered_to(actor),
+            ),
+        )
+    )
+    return or_(ProcessInstance.started_by == actor.username, involvement)
+
+
+def check_can_see_case(session: Session, row: ProcessInstance, actor: Actor) -> None:
+    if sees_everything(actor):
+        return
+    visible = session.execute(
+        select(ProcessInstance.id).where(ProcessInstance.id == row.id, took_part(actor))
+    ).scalar_one_or_none()
+    if visible is None:
+        raise PermissionDenied("you may only see cases you started or took part in")
+
+
+def is_candidate(task: HumanTask, actor: Actor) -> bool:
+    return actor.username in (task.candidate_users or []) or bool(
+        actor.groups.intersection(task.candidate_groups or [])
+    )
+
+
+def check_can_claim(task: HumanTask, actor: Actor) -> None:
+    if task.assignee == actor.username:
+        return
+    if not is_candidate(task, actor):
+        raise PermissionDenied(f"task '{task.name}' is not offered to you or your groups")
+
+
+def check_can_complete(task: HumanTask, actor: Actor) -> None:
+    if task.assignee:
+        if task.assignee != actor.username:
+            raise PermissionDenied(f"task '{task.name}' is assigned to {task.assignee}")
+        return
+    if not is_candidate(task, actor):
+        raise PermissionDenied(f"task '{task.name}' is not offered to you or your groups")
+
+
+def separation_of_duties_violation(session: Session, task: HumanTask, row: ProcessInstance, actor: Actor) -> str | None:
+    """The message of the first separation-of-duties rule the actor would break, if any."""
+    rule = (task.properties or {}).get(SOD_PROPERTY, "")
+    names = [part.strip() for part in rule.split(",") if part.strip()]
+    if not names:
+        return None
+    if STARTER in names and row.started_by == actor.username:
+        return (
+            f"separation of duties ({SOD_PROPERTY}={rule}): you started this case, "
+            f"so you may not complete '{task.name}'"
+        )
+    elements = [n for n in names if n != STARTER]
+    if not elements:
+        return None
+    done = session.execute(
+        select(HumanTask.name, HumanTask.element_id).where(
+            HumanTask.instance_id == row.id,
+            HumanTask.element_id.in_(elements),
+            HumanTask.completed_by == actor.username,
+        )
+    ).first()
+    if done is not None:
+        return (
+            f"separation of duties ({SOD_PROPERTY}={rule}): you completed '{done.name}' ({done.element_id}) "
+            f"in this case, so you may not complete '{task.name}'"
+        )
+    return None

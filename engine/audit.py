@@ -1,0 +1,189 @@
+"""The tamper-evident audit trail.
+
+Events recorded during a unit of work are buffered on the session and
+appended, chained, just before the transaction commits: each event's hash
+covers its content and the previous event's hash, and a one-row head holds the
+last id, hash and count, so an altered, inserted or deleted event (the last
+one included) is detected by `verify()`. Appending locks the head row, which
+also gives events consecutive ids in commit order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .db.models import AuditEvent, AuditHead
+from .db.types import utcnow
+from .views import AuditEventView, AuditType, Page, VerifyResult
+
+GENESIS = "0" * 64
+_PENDING = "opsflow_audit_pending"
+
+
+def _canonical_json(value: Any) -> str:
+    """Event data as stored and hashed: sorted keys, dates and decimals as strings."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _canonical(event: AuditEvent) -> bytes:
+    payload = {
+        "id": event.id,
+        "occurred_at": event.occurred_at.isoformat(),
+        "type": event.type,
+        "actor": event.actor,
+        "instance_id": event.instance_id,
+        "task_id": event.task_id,
+        "definition_id": event.definition_id,
+        "process_key": event.process_key,
+        "data": event.data,
+        "prev_hash": event.prev_hash,
+    }
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+class AuditLog:
+    """Records, chains, queries and verifies audit events."""
+
+    def __init__(self, key: str = "") -> None:
+        self._key = key.encode("utf-8")
+
+    def digest(self, event: AuditEvent) -> str:
+        content = _canonical(event)
+        if self._key:
+            return hmac.new(self._key, content, hashlib.sha256).hexdigest()
+        return hashlib.sha256(content).hexdigest()
+
+    # -- writing ----------------------------------------------------------------
+
+    def record(
+        self,
+        session: Session,
+        type: AuditType,
+        *,
+        actor: str | None,
+        instance_id: str | None = None,
+        task_id: str | None = None,
+        definition_id: int | None = None,
+        process_key: str | None = None,
+        data: Any = None,
+        at: datetime | None = None,
+    ) -> None:
+        """Buffer an event; it is chained and written when the session commits."""
+        session.info.setdefault(_PENDING, []).append(
+            AuditEvent(
+                occurred_at=(at or utcnow()).astimezone(UTC),
+                type=str(type),
+                actor=actor,
+                instance_id=instance_id,
+                task_id=task_id,
+                definition_id=definition_id,
+                process_key=process_key,
+                data=_canonical_json(data if data is not None else {}),
+            )
+        )
+
+    def flush_pending(self, session: Session) -> None:
+        """`before_commit` hook: chain and insert the buffered events under the head lock."""
+        pending: list[AuditEvent] = session.info.pop(_PENDING, [])
+        if not pending:
+            return
+        head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
+        for event in pending:
+            event.id = head.last_event_id + 1
+            event.prev_hash = head.last_hash
+            event.hash = self.digest(event)
+            session.add(event)
+            head.last_event_id = event.id
+            head.last_hash = event.hash
+            head.count += 1
+        session.flush()
+
+    # -- reading ----------------------------------------------------------------
+
+    def query(
+        self,
+        session: Session,
+        *,
+        instance_id: str | None = None,
+        actor: str | None = None,
+        type: str | None = None,
+        process_key: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        page: int = 1,
+        per_page: int = 50,
+    ) -> Page[AuditEventView]:
+        stmt = select(AuditEvent)
+        if instance_id:
+            stmt = stmt.where(AuditEvent.instance_id == instance_id)
+        if actor:
+            stmt = stmt.where(AuditEvent.actor == actor)
+        if type:
+            stmt = stmt.where(AuditEvent.type == type)
+        if process_key:
+            stmt = stmt.where(AuditEvent.process_key == process_key)
+        if since:
+            stmt = stmt.where(AuditEvent.occurred_at >= since)
+        if until:
+            stmt = stmt.where(AuditEvent.occurred_at < until)
+        total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+        rows = session.execute(stmt.order_by(AuditEvent.id).limit(per_page).offset((page - 1) * per_page)).scalars()
+        return Page([self.view(r) for r in rows], total, page, per_page)
+
+    @staticmethod
+    def view(row: AuditEvent) -> AuditEventView:
+        return AuditEventView(
+            id=row.id,
+            type=row.type,
+            occurred_at=row.occurred_at,
+            actor=row.actor,
+            instance_id=row.instance_id,
+            task_id=row.task_id,
+            definition_id=row.definition_id,
+            process_key=row.process_key,
+            data=json.loads(row.data),
+            hash=row.hash,
+            prev_hash=row.prev_hash,
+        )
+
+    def verify(self, session: Session, batch: int = 2000) -> VerifyResult:
+        """Walk the whole chain; report the first event that was altered, inserted or deleted."""
+        head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
+        expected_prev, expected_id, checked = GENESIS, 1, 0
+        for event in self._walk(session, batch):
+            if event.id != expected_id:
+                return VerifyResult(False, checked, expected_id, f"event {expected_id} is missing")
+            if event.prev_hash != expected_prev:
+                return VerifyResult(False, checked, event.id, "does not follow the previous event (link broken)")
+            if not hmac.compare_digest(self.digest(event), event.hash):
+                return VerifyResult(False, checked, event.id, "content does not match its hash (altered)")
+            expected_prev, expected_id = event.hash, event.id + 1
+            checked += 1
+        if checked != head.count or expected_prev != head.last_hash:
+            return VerifyResult(
+                False, checked, expected_id, f"the trail ends after {checked} events but {head.count} were written"
+            )
+        return VerifyResult(True, checked)
+
+    @staticmethod
+    def _walk(session: Session, batch: int) -> Iterator[AuditEvent]:
+        last = 0
+        while True:
+            rows = list(
+                session.execute(
+                    select(AuditEvent).where(AuditEvent.id > last).order_by(AuditEvent.id).limit(batch)
+                ).scalars()
+            )
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1].id
+            session.expunge_all()

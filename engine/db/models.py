@@ -1,0 +1,194 @@
+"""The tables. Schema changes go through Alembic migrations in engine/migrations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from .types import JSONType, UTCDateTime
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class DefinitionSource(Base):
+    """The verbatim BPMN/DMN files one process needs, stored once by content hash."""
+
+    __tablename__ = "definition_source"
+
+    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    files: Mapped[dict[str, str]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProcessDefinition(Base):
+    """One deployed version of a process key."""
+
+    __tablename__ = "process_definition"
+    __table_args__ = (UniqueConstraint("key", "version", name="uq_process_definition_key_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(500))
+    content_hash: Mapped[str] = mapped_column(ForeignKey("definition_source.content_hash"))
+    start_form_key: Mapped[str | None] = mapped_column(String(200))
+    deployed_by: Mapped[str] = mapped_column(String(200))
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProcessInstance(Base):
+    """A case. `version` is checked on every write (optimistic concurrency)."""
+
+    __tablename__ = "process_instance"
+    __table_args__ = (
+        Index("ix_process_instance_key_state", "process_key", "state"),
+        Index("ix_process_instance_started_by", "started_by"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    business_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    state: Mapped[str] = mapped_column(String(20))
+    started_by: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer)
+    data: Mapped[Any] = mapped_column(JSONType)
+    completed_elements: Mapped[list[str]] = mapped_column(JSONType)
+    active_elements: Mapped[list[str]] = mapped_column(JSONType)
+    engine_header: Mapped[str] = mapped_column(Text)
+    next_task_seq: Mapped[int] = mapped_column(BigInteger)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class EngineTask(Base):
+    """One SpiffWorkflow task of a case, serialized; rewritten only when it changes."""
+
+    __tablename__ = "engine_task"
+    __table_args__ = (Index("ix_engine_task_instance_seq", "instance_id", "seq"),)
+
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"), primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(36))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    body: Mapped[str] = mapped_column(Text)
+
+
+class HumanTask(Base):
+    """The inbox: user tasks, queryable without loading workflows."""
+
+    __tablename__ = "human_task"
+    __table_args__ = (
+        Index("ix_human_task_assignee_state", "assignee", "state"),
+        Index("ix_human_task_state_due", "state", "due_at"),
+        Index("ix_human_task_state_priority", "state", "priority"),
+        Index("ix_human_task_state_created", "state", "created_at"),
+        Index("ix_human_task_key_state", "process_key", "state"),
+        Index("ix_human_task_instance", "instance_id", "element_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"))
+    process_key: Mapped[str] = mapped_column(String(200))
+    business_key: Mapped[str | None] = mapped_column(String(200))
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(500))
+    form_key: Mapped[str | None] = mapped_column(String(200))
+    lane: Mapped[str | None] = mapped_column(String(200))
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    candidate_users: Mapped[list[str]] = mapped_column(JSONType)
+    candidate_groups: Mapped[list[str]] = mapped_column(JSONType)
+    properties: Mapped[dict[str, str]] = mapped_column(JSONType)
+    priority: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(20))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_by: Mapped[str | None] = mapped_column(String(200))
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    submitted_data: Mapped[Any | None] = mapped_column(JSONType)
+
+
+class TaskCandidate(Base):
+    """One candidate (user or group) of a human task, so "offered to me" is an index lookup."""
+
+    __tablename__ = "human_task_candidate"
+    __table_args__ = (Index("ix_human_task_candidate_lookup", "kind", "name", "task_id"),)
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(5), primary_key=True)  # "user" | "group"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class AuditEvent(Base):
+    """Append-only; each row carries its own hash and the previous row's hash."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index("ix_audit_event_instance", "instance_id", "id"),
+        Index("ix_audit_event_actor", "actor", "id"),
+        Index("ix_audit_event_type", "type", "id"),
+        Index("ix_audit_event_occurred", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    type: Mapped[str] = mapped_column(String(60))
+    actor: Mapped[str | None] = mapped_column(String(200))
+    instance_id: Mapped[str | None] = mapped_column(String(36))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    definition_id: Mapped[int | None] = mapped_column(Integer)
+    process_key: Mapped[str | None] = mapped_column(String(200))
+    # Canonical JSON text, exactly as hashed (a JSON column may renormalize numbers).
+    data: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The end of the chain; locking this row serializes appends, and it reveals truncation."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(BigInteger)
+
+
+class Incident(Base):
+    """A failure recorded on a case (or on a definition when a start failed)."""
+
+    __tablename__ = "incident"
+    __table_args__ = (Index("ix_incident_state_created", "state", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    definition_id: Mapped[int | None] = mapped_column(Integer)
+    process_key: Mapped[str | None] = mapped_column(String(200))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    element_id: Mapped[str | None] = mapped_column(String(200))
+    error_type: Mapped[str] = mapped_column(String(100))
+    message: Mapped[str] = mapped_column(Text)
+    details: Mapped[Any] = mapped_column(JSONType)
+    state: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

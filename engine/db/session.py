@@ -1,0 +1,94 @@
+"""Engines, sessions and the unit of work.
+
+Every use case runs in `Database.transaction()`: one database transaction that
+commits everything the use case wrote (case state, inbox rows, audit events)
+or nothing. On SQLite a write transaction starts with BEGIN IMMEDIATE, so two
+writers never both read and then fail to upgrade their lock; reads use a
+separate engine with ordinary deferred transactions so they never block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+
+def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # NORMAL is the recommended setting with WAL: consistent after a crash,
+        # the last transactions may be lost on power failure.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """Connections to the configured database; nothing connects until first use."""
+
+    def __init__(self, url: str, *, pool_size: int = 5) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self.write_engine = _sqlite_engine(url, immediate=True)
+            self.read_engine = _sqlite_engine(url, immediate=False)
+        else:
+            self.write_engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            self.read_engine = self.write_engine
+        self._writer = sessionmaker(self.write_engine, expire_on_commit=False, autoflush=False)
+        self._reader = sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
+
+    def on_before_commit(self, hook: Callable[[Session], None]) -> None:
+        """Run `hook(session)` inside every write transaction just before it commits."""
+        event.listen(self._writer, "before_commit", hook)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: commit on success, roll back on any exception."""
+        session = self._writer()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only session (rolled back at the end)."""
+        session = self._reader()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    def dispose(self) -> None:
+        self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            self.read_engine.dispose()
+
+
+def null_pool_engine(url: str) -> Engine:
+    """A throwaway engine (migrations, admin tasks)."""
+    return create_engine(url, poolclass=NullPool)

@@ -1,0 +1,207 @@
+"""Deploying BPMN/DMN bundles and reading deployed definitions."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .audit import AuditLog
+from .db.models import DefinitionSource, ProcessDefinition, ProcessInstance
+from .db.session import Database
+from .db.types import utcnow
+from .errors import InvalidModel, ModelProblem, NotFound, PermissionDenied, PreconditionFailed, TooLarge
+from .forms import FormService
+from .runtime.compiler import CompiledProcess, SpecCache, compile_bundle, load_sources
+from .views import Actor, AuditType, DefinitionView, DeployResult, Role
+
+
+def definition_view(row: ProcessDefinition, instance_count: int | None = None) -> DefinitionView:
+    return DefinitionView(
+        id=row.id,
+        key=row.key,
+        version=row.version,
+        name=row.name,
+        content_hash=row.content_hash,
+        deployed_by=row.deployed_by,
+        deployed_at=row.deployed_at,
+        start_form_key=row.start_form_key,
+        instance_count=instance_count,
+    )
+
+
+def latest(session: Session, key: str) -> ProcessDefinition | None:
+    return session.execute(
+        select(ProcessDefinition)
+        .where(ProcessDefinition.key == key)
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+class DefinitionService:
+    """Deploy bundles (one new version per key whose content changed) and read them back."""
+
+    def __init__(
+        self, db: Database, audit: AuditLog, specs: SpecCache, max_upload_bytes: int, forms: FormService | None = None
+    ) -> None:
+        self.forms = forms
+        self.db = db
+        self.audit = audit
+        self.specs = specs
+        self.max_upload_bytes = max_upload_bytes
+
+    def validate(self, files: dict[str, bytes | str]) -> list[str]:
+        """Compile a bundle without deploying it; the process keys it would deploy. Raises InvalidModel."""
+        return [c.key for c in self._compile(files)]
+
+    def _compile(self, files: dict[str, bytes | str]) -> list[CompiledProcess]:
+        if not files:
+            raise InvalidModel("no files given", [ModelProblem("upload at least one .bpmn file")])
+        total = sum(len(v) for v in files.values())
+        if total > self.max_upload_bytes:
+            raise TooLarge(f"the bundle is {total} bytes; the limit is {self.max_upload_bytes}")
+        compiled = compile_bundle(load_sources(files, max_bytes=self.max_upload_bytes))
+        if self.forms is not None:
+            self._check_forms(compiled)
+        return compiled
+
+    def _check_forms(self, compiled: list[CompiledProcess]) -> None:
+        """Our own rule: every form a diagram names must exist."""
+        problems = []
+        for process in compiled:
+            if process.start_form_key and not self.forms.has(process.start_form_key):  # type: ignore[union-attr]
+                problems.append(
+                    ModelProblem(
+                        f"start form '{process.start_form_key}' does not exist in forms/", element_id=process.key
+                    )
+                )
+            for info in process.user_tasks.values():
+                key = info.assignment.form_key
+                if key and not self.forms.has(key):  # type: ignore[union-attr]
+                    problems.append(ModelProblem(f"form '{key}' does not exist in forms/", element_id=info.element_id))
+        if problems:
+            raise InvalidModel("the diagram refers to forms that do not exist", problems)
+
+    def deploy(
+        self, files: dict[str, bytes | str], actor: Actor, *, expected_versions: dict[str, int] | None = None
+    ) -> DeployResult:
+        """Deploy a bundle. `expected_versions` (key -> version the editor opened) guards against lost updates.
+
+        Raises InvalidModel, TooLarge, PermissionDenied, PreconditionFailed.
+        """
+        if not actor.has_role(Role.PROCESS_OWNER, Role.ADMIN):
+            raise PermissionDenied("deploying needs the process_owner role")
+        compiled_all = self._compile(files)
+        now = utcnow()
+        created, unchanged, views = [], [], []
+        with self.db.transaction() as session:
+            for compiled in compiled_all:
+                current = latest(session, compiled.key)
+                if expected_versions and compiled.key in expected_versions:
+                    have = current.version if current else 0
+                    if have != expected_versions[compiled.key]:
+                        raise PreconditionFailed(
+                            f"{compiled.key} is at version {have}, not {expected_versions[compiled.key]} as "
+                            "opened; someone else deployed in between. Reload and merge your changes."
+                        )
+                if current is not None and current.content_hash == compiled.content_hash:
+                    unchanged.append(compiled.key)
+                    views.append(definition_view(current))
+                    continue
+                if session.get(DefinitionSource, compiled.content_hash) is None:
+                    session.add(
+                        DefinitionSource(content_hash=compiled.content_hash, files=compiled.files, created_at=now)
+                    )
+                row = ProcessDefinition(
+                    key=compiled.key,
+                    version=(current.version + 1) if current else 1,
+                    name=compiled.name,
+                    content_hash=compiled.content_hash,
+                    start_form_key=compiled.start_form_key,
+                    deployed_by=actor.username,
+                    deployed_at=now,
+                )
+                session.add(row)
+                session.flush()
+                self.audit.record(
+                    session,
+                    AuditType.DEFINITION_DEPLOYED,
+                    actor=actor.username,
+                    definition_id=row.id,
+                    process_key=row.key,
+                    data={"version": row.version, "content_hash": row.content_hash, "files": sorted(compiled.files)},
+                )
+                created.append(compiled.key)
+                views.append(definition_view(row))
+        for compiled in compiled_all:
+            self.specs.put(compiled)
+        return DeployResult(views, created, unchanged)
+
+    def list_latest(self) -> list[DefinitionView]:
+        with self.db.reading() as session:
+            newest = (
+                select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+                .group_by(ProcessDefinition.key)
+                .subquery()
+            )
+            rows = session.execute(
+                select(ProcessDefinition)
+                .join(newest, (ProcessDefinition.key == newest.c.key) & (ProcessDefinition.version == newest.c.v))
+                .order_by(ProcessDefinition.key)
+            ).scalars()
+            return [definition_view(r) for r in rows]
+
+    def versions(self, key: str) -> list[DefinitionView]:
+        """Every version of a key, newest first, with how many cases run on each."""
+        with self.db.reading() as session:
+            counts = dict(
+                session.execute(
+                    select(ProcessInstance.definition_id, func.count())
+                    .where(ProcessInstance.process_key == key)
+                    .group_by(ProcessInstance.definition_id)
+                ).all()
+            )
+            rows = list(
+                session.execute(
+                    select(ProcessDefinition)
+                    .where(ProcessDefinition.key == key)
+                    .order_by(ProcessDefinition.version.desc())
+                ).scalars()
+            )
+            if not rows:
+                raise NotFound(f"no process definition with key {key!r}")
+            return [definition_view(r, counts.get(r.id, 0)) for r in rows]
+
+    def get(self, key: str, version: int | None = None) -> DefinitionView:
+        with self.db.reading() as session:
+            return definition_view(self._row(session, key, version))
+
+    def sources(self, key: str, version: int | None = None) -> dict[str, str]:
+        """The verbatim files of a version (the editor reopens them)."""
+        with self.db.reading() as session:
+            row = self._row(session, key, version)
+            source = session.get(DefinitionSource, row.content_hash)
+            assert source is not None
+            return dict(source.files)
+
+    def main_file(self, key: str, version: int | None = None) -> tuple[str, str]:
+        """(file name, xml) of the BPMN file that holds the process `key`."""
+        files = self.sources(key, version)
+        for name, text in files.items():
+            if f'id="{key}"' in text and "process" in text:
+                return name, text
+        name = next(iter(files))
+        return name, files[name]
+
+    @staticmethod
+    def _row(session: Session, key: str, version: int | None) -> ProcessDefinition:
+        if version is None:
+            row = latest(session, key)
+        else:
+            row = session.execute(
+                select(ProcessDefinition).where(ProcessDefinition.key == key, ProcessDefinition.version == version)
+            ).scalar_one_or_none()
+        if row is None:
+            suffix = f" version {version}" if version is not None else ""
+            raise NotFound(f"no process definition {key!r}{suffix}")
+        return row

@@ -1,0 +1,233 @@
+"""Cases: start, cancel, suspend, resume, read."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import uuid4
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .access import check_can_see_case, sees_everything, took_part
+from .audit import AuditLog
+from .cases import CaseStore
+from .db.models import ProcessDefinition, ProcessInstance
+from .db.session import Database
+from .db.types import utcnow
+from .definitions import latest
+from .errors import Conflict, EngineError, NotFound, PermissionDenied, ScriptError
+from .forms import FormService
+from .presenters import instance_view
+from .runtime.workflow import ReadyUserTask
+from .steps import StepContext, StepRunner
+from .views import Actor, AuditType, InstanceState, InstanceView, Page, Role
+
+ACTIVE = (InstanceState.RUNNING, InstanceState.WAITING)
+
+
+def record_new_tasks(
+    audit: AuditLog, session: Session, row: ProcessInstance, tasks: list[ReadyUserTask], actor: str
+) -> None:
+    for task in tasks:
+        audit.record(
+            session,
+            AuditType.TASK_CREATED,
+            actor=actor,
+            instance_id=row.id,
+            task_id=task.task_id,
+            definition_id=row.definition_id,
+            process_key=row.process_key,
+            data={
+                "element_id": task.element_id,
+                "name": task.name,
+                "assignee": task.assignee,
+                "candidate_groups": task.candidate_groups,
+                "candidate_users": task.candidate_users,
+                "due": task.due_at.isoformat() if task.due_at else None,
+            },
+        )
+    if row.state == InstanceState.COMPLETED:
+        audit.record(
+            session,
+            AuditType.INSTANCE_COMPLETED,
+            actor=actor,
+            instance_id=row.id,
+            definition_id=row.definition_id,
+            process_key=row.process_key,
+        )
+
+
+class InstanceService:
+    def __init__(
+        self, db: Database, store: CaseStore, steps: StepRunner, audit: AuditLog, forms: FormService | None = None
+    ) -> None:
+        self.db = db
+        self.store = store
+        self.steps = steps
+        self.audit = audit
+        self.forms = forms
+
+    def start(
+        self, key: str, data: dict[str, Any], actor: Actor, *, business_key: str | None = None, language: str = "en"
+    ) -> InstanceView:
+        """Start a case on the latest version of `key` and run it to its first wait state.
+
+        Raises NotFound, ValidationFailed (start form), ScriptError / EngineError (recorded as an incident).
+        """
+        instance_id = str(uuid4())
+        definition_id: int | None = None
+        try:
+            with self.db.transaction() as session:
+                definition = latest(session, key)
+                if definition is None:
+                    raise NotFound(f"no process definition with key {key!r}")
+                definition_id = definition.id
+                compiled = self.store.compiled_for(session, definition)
+                if self.forms is not None:
+                    data = self.forms.clean(compiled.start_form_key, data, language)
+                initial = dict(data)
+                if compiled.initiator_variable:
+                    initial[compiled.initiator_variable] = actor.username
+                workflow = self.store.runtime.new_workflow(compiled, initial)
+                self.store.runtime.advance(workflow)
+                live = self.store.new_case(instance_id, compiled, workflow)
+                now = utcnow()
+                outcome = self.store.inspect(live, now)
+                row = ProcessInstance(
+                    id=instance_id,
+                    definition_id=definition.id,
+                    process_key=definition.key,
+                    business_key=business_key,
+                    state=InstanceState.RUNNING,
+                    started_by=actor.username,
+                    started_at=now,
+                    updated_at=now,
+                    data={},
+                    completed_elements=[],
+                    active_elements=[],
+                    engine_header="{}",
+                    next_task_seq=0,
+                )
+                session.add(row)
+                session.flush()
+                self.audit.record(
+                    session,
+                    AuditType.INSTANCE_STARTED,
+                    actor=actor.username,
+                    instance_id=row.id,
+                    definition_id=definition.id,
+                    process_key=definition.key,
+                    data={"version": definition.version, "business_key": business_key, "data": initial},
+                )
+                new_tasks = self.store.save(session, row, live, outcome, now)
+                record_new_tasks(self.audit, session, row, new_tasks, actor.username)
+                view = instance_view(session, row, definition.version)
+            self.store.committed(live)
+            return view
+        except (ScriptError, EngineError) as exc:
+            self.steps.record_incident(exc, actor=actor.username, process_key=key, definition_id=definition_id)
+            raise
+
+    def cancel(self, instance_id: str, actor: Actor) -> InstanceView:
+        """Cancel a running, waiting or suspended case (its starter or an admin). Raises Conflict, PermissionDenied."""
+
+        def action(ctx: StepContext) -> InstanceView:
+            if not (actor.has_role(Role.ADMIN) or ctx.row.started_by == actor.username):
+                raise PermissionDenied("only the person who started a case, or an admin, may cancel it")
+            if ctx.row.state not in (*ACTIVE, InstanceState.SUSPENDED):
+                raise Conflict(f"case {instance_id} is {ctx.row.state}; only an active case can be cancelled")
+            self.store.runtime.cancel(ctx.live.workflow)
+            outcome = self.store.inspect(ctx.live, ctx.now)
+            ctx.row.state = InstanceState.CANCELLED
+            ctx.row.ended_at = ctx.now
+            self.store.save(ctx.session, ctx.row, ctx.live, outcome, ctx.now)
+            self._record(ctx, AuditType.INSTANCE_CANCELLED, actor)
+            return self._view(ctx.session, ctx.row)
+
+        return self.steps.run(instance_id, actor.username, action)
+
+    def suspend(self, instance_id: str, actor: Actor) -> InstanceView:
+        """Pause a case: its tasks cannot be completed until it is resumed (admins)."""
+        return self._set_suspended(instance_id, actor, True)
+
+    def resume(self, instance_id: str, actor: Actor) -> InstanceView:
+        return self._set_suspended(instance_id, actor, False)
+
+    def _set_suspended(self, instance_id: str, actor: Actor, suspend: bool) -> InstanceView:
+        if not actor.has_role(Role.ADMIN):
+            raise PermissionDenied("suspending and resuming cases needs the admin role")
+        with self.db.transaction() as session:
+            row = self.store.lock(session, instance_id)
+            if suspend and row.state not in ACTIVE:
+                raise Conflict(f"case {instance_id} is {row.state}; only an active case can be suspended")
+            if not suspend and row.state != InstanceState.SUSPENDED:
+                raise Conflict(f"case {instance_id} is {row.state}, not suspended")
+            if suspend:
+                row.state = InstanceState.SUSPENDED
+            else:
+                open_count = len(instance_view(session, row, 0).open_tasks)
+                row.state = InstanceState.RUNNING if open_count else InstanceState.WAITING
+            row.updated_at = utcnow()
+            session.flush()
+            kind = AuditType.INSTANCE_SUSPENDED if suspend else AuditType.INSTANCE_RESUMED
+            self.audit.record(
+                session,
+                kind,
+                actor=actor.username,
+                instance_id=row.id,
+                definition_id=row.definition_id,
+                process_key=row.process_key,
+            )
+            return self._view(session, row)
+
+    def _record(self, ctx: StepContext, kind: AuditType, actor: Actor) -> None:
+        self.audit.record(
+            ctx.session,
+            kind,
+            actor=actor.username,
+            instance_id=ctx.row.id,
+            definition_id=ctx.row.definition_id,
+            process_key=ctx.row.process_key,
+        )
+
+    @staticmethod
+    def _view(session: Session, row: ProcessInstance) -> InstanceView:
+        version = session.execute(
+            select(ProcessDefinition.version).where(ProcessDefinition.id == row.definition_id)
+        ).scalar_one()
+        return instance_view(session, row, version)
+
+    def get(self, instance_id: str, actor: Actor) -> InstanceView:
+        """One case, if the actor may see it. Raises NotFound, PermissionDenied."""
+        with self.db.reading() as session:
+            row = session.get(ProcessInstance, instance_id)
+            if row is None:
+                raise NotFound(f"case {instance_id} does not exist")
+            check_can_see_case(session, row, actor)
+            return self._view(session, row)
+
+    def list(
+        self,
+        actor: Actor,
+        *,
+        key: str | None = None,
+        state: str | None = None,
+        started_by: str | None = None,
+        page: int = 1,
+        per_page: int = 50,
+    ) -> Page[InstanceView]:
+        with self.db.reading() as session:
+            stmt = select(ProcessInstance)
+            if not sees_everything(actor):
+                stmt = stmt.where(took_part(actor))
+            if key:
+                stmt = stmt.where(ProcessInstance.process_key == key)
+            if state:
+                stmt = stmt.where(ProcessInstance.state == state)
+            if started_by:
+                stmt = stmt.where(ProcessInstance.started_by == started_by)
+            total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+            rows = session.execute(
+                stmt.order_by(ProcessInstance.started_at.desc()).limit(per_page).offset((page - 1) * per_page)
+            ).scalars()
+            return Page([self._view(session, r) for r in rows], total, page, per_page)

@@ -1,0 +1,127 @@
+"""Fixes to SpiffWorkflow 3.2 for long-running loops, applied once on import.
+
+SpiffWorkflow keeps every iteration of a loop in one ever-deeper task tree and
+walks it with a depth limit of 1000 and with recursive helpers. Measured on
+3.2.0: a back-edge loop around a user task silently reported the workflow as
+*completed* after 333 rounds (the iterator stopped seeing the open task), and a
+loop through a parallel join raised RecursionError after ~300 rounds.
+
+These patches lift the iteration limit and make the recursive ancestor walks
+iterative; behaviour on trees shallower than 1000 is unchanged. The engine then
+enforces its own, explicit limit (`Settings.max_task_depth`), failing a step
+with a clear error instead of stalling or mis-completing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.mixins.parallel_gateway import ParallelGateway
+from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
+from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.deep_merge import DeepMerge
+from SpiffWorkflow.util.task import TaskIterator, TaskState
+
+# The walk limit; the engine's own depth check fires long before this.
+ITERATION_DEPTH_LIMIT = 10_000_000
+
+
+def _lift_iteration_limit(cls: type) -> None:
+    defaults = list(cls.__init__.__defaults__)  # type: ignore[misc]
+    # (end_at_spec, max_depth, ...) in both TaskIterator and BpmnTaskIterator
+    defaults[1] = ITERATION_DEPTH_LIMIT
+    cls.__init__.__defaults__ = tuple(defaults)  # type: ignore[misc]
+
+
+def _is_descendant_of(self: Task, task: Task) -> bool:
+    current = self.parent
+    while current is not None:
+        if current == task:
+            return True
+        current = current.parent
+    return False
+
+
+def _find_ancestor(self: Task, spec_name: str) -> Task | None:
+    current = self.parent
+    while current is not None:
+        if current.task_spec.name == spec_name:
+            return current
+        current = current.parent
+    return None
+
+
+def _ancestor_ids(task: Task) -> set[Any]:
+    ids: set[Any] = set()
+    current = task.parent
+    while current is not None:
+        ids.add(current.id)
+        current = current.parent
+    return ids
+
+
+def _join_run_hook(self: Any, my_task: Task) -> bool:
+    # SpiffWorkflow's UnstructuredJoin._run_hook with one ancestor walk instead of one per candidate.
+    ancestors = _ancestor_ids(my_task)
+    other_tasks = [
+        t
+        for t in my_task.workflow.tasks.values()
+        if t.task_spec == self and t.has_state(TaskState.FINISHED_MASK) and t.id not in ancestors
+    ]
+    for task in sorted(other_tasks, key=lambda t: t.last_state_change):
+        DeepMerge.merge(my_task.data, task.parent.data)
+        if task.has_state(TaskState.COMPLETED):
+            task._drop_children(force=True)
+    my_task._inherit_data()
+    return True
+
+
+def _check_threshold_unstructured(self: Any, my_task: Task) -> bool:
+    # SpiffWorkflow's ParallelGateway logic, with the ancestor walks done once as a set
+    # instead of recursively per candidate: O(tree) per check instead of O(tree x depth).
+    tasks = my_task.workflow.get_tasks(spec_name=self.name)
+    waiting_inputs = set(self.inputs)
+    ancestors = _ancestor_ids(my_task)
+
+    def descends_from_my_task(task: Task) -> bool:
+        node = task.parent
+        while node is not None:
+            if node.id == my_task.id:
+                return True
+            if node.id in ancestors:
+                return False  # joined my_task's ancestor line above my_task
+            node = node.parent
+        return False
+
+    def remove_ancestor(task: Task | None) -> None:
+        while task is not None:
+            if task.task_spec in waiting_inputs:
+                waiting_inputs.remove(task.task_spec)
+                return
+            task = task.parent
+
+    for task in tasks:
+        if task.id in ancestors:
+            continue  # an earlier iteration: ignore its inputs
+        if descends_from_my_task(task):
+            remove_ancestor(task)
+        elif task.parent.state == TaskState.COMPLETED and task.parent.task_spec in waiting_inputs:
+            waiting_inputs.remove(task.parent.task_spec)
+    return len(waiting_inputs) == 0
+
+
+def apply() -> None:
+    """Idempotent: safe to call more than once."""
+    if getattr(Task, "_opsflow_patched", False):
+        return
+    _lift_iteration_limit(TaskIterator)
+    _lift_iteration_limit(BpmnTaskIterator)
+    Task.is_descendant_of = _is_descendant_of  # type: ignore[method-assign]
+    Task.find_ancestor = _find_ancestor  # type: ignore[method-assign]
+    ParallelGateway._check_threshold_unstructured = _check_threshold_unstructured  # type: ignore[method-assign]
+    UnstructuredJoin._run_hook = _join_run_hook  # type: ignore[method-assign]
+    Task._opsflow_patched = True  # type: ignore[attr-defined]
+
+
+apply()

@@ -1,0 +1,250 @@
+"""Incremental persistence of a workflow's state.
+
+A case's state is split into one row per SpiffWorkflow task plus a small
+header (workflow-level attributes). After a step only the tasks whose
+signature changed are written, and tasks that disappeared are deleted, so the
+cost of a step does not grow with the age of the case. Specs are never
+serialized with a case: restoring uses the compiled, cached spec.
+
+Serialized state is trusted only from our own database, and only in the
+current format (`STATE_VERSION`) or one with a named upgrade in `UPGRADES`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, SimpleTaskConverter
+from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_FORMAT
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.task import Task
+
+from engine.errors import EngineError
+
+# Bump when the layout of headers or task bodies changes, and add an upgrade.
+STATE_VERSION = f"opsflow-1/spiff-{SPIFF_FORMAT}"
+
+# Named, tested upgrades: version -> function(header, bodies) -> None (in place).
+UPGRADES: dict[str, Callable[[dict[str, Any], list[dict[str, Any]]], None]] = {}
+
+TOP = ""  # workflow id of the top-level workflow's task rows
+
+
+class _CachedSpecWorkflowConverter(BpmnWorkflowConverter):
+    """Restores a workflow around an already-built spec instead of rebuilding it from a dict."""
+
+    def from_dict(self, dct):  # type: ignore[no-untyped-def]
+        spec = dct.pop("spec")
+        subprocess_specs = dct.pop("subprocess_specs")
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def _make_registry() -> Any:
+    config = dict(CAMUNDA_CONFIG)
+    config[BpmnWorkflow] = _CachedSpecWorkflowConverter
+    # Full data per task (no parent deltas): an unchanged task row stays valid
+    # however its parent changes later, which incremental writes rely on.
+    config[Task] = SimpleTaskConverter
+    registry = BpmnWorkflowSerializer.configure(config)
+    registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
+    registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))
+    return registry
+
+
+REGISTRY = _make_registry()
+
+
+def dump_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def convert_data(data: dict[str, Any]) -> Any:
+    """Task or case data as JSON-ready values (dates and decimals tagged by the registry)."""
+    return REGISTRY.convert(REGISTRY.clean(data))
+
+
+def restore_data(value: Any) -> Any:
+    return REGISTRY.restore(value)
+
+
+Signature = tuple[int, float, int, bool, int, int]
+
+
+def signature(task: Task) -> Signature:
+    """What must change for a task's serialized body to change."""
+    return (
+        task.state,
+        task.last_state_change,
+        len(task._children),
+        task.triggered,
+        len(task.internal_data),
+        len(task.data),
+    )
+
+
+@dataclass
+class TaskRow:
+    task_id: str
+    workflow_id: str
+    body: str
+
+
+@dataclass
+class StateChanges:
+    """What a step changed: rows to insert, rows to update, ids to delete, and the new header."""
+
+    inserts: list[TaskRow] = field(default_factory=list)
+    updates: list[TaskRow] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+    header: str = ""
+
+
+@dataclass
+class Snapshot:
+    """The signatures of the task rows as last written, per task id, and the tree's depth."""
+
+    signatures: dict[UUID, Signature] = field(default_factory=dict)
+    depths: dict[UUID, int] = field(default_factory=dict)
+    max_depth: int = 0
+    deepest_element: str | None = None
+
+    def note_depth(self, task: Task) -> None:
+        """Record a new task's depth from its parent's (parents are always created first)."""
+        parent_id = task._parent
+        if parent_id is None:
+            depth = 0
+        elif parent_id in self.depths:
+            depth = self.depths[parent_id] + 1
+        else:
+            depth = task.depth
+        self.depths[task.id] = depth
+        if depth > self.max_depth:
+            self.max_depth = depth
+            self.deepest_element = task.task_spec.bpmn_id or task.task_spec.name
+
+
+def _workflows(workflow: BpmnWorkflow) -> list[tuple[str, Any]]:
+    return [(TOP, workflow)] + [(str(pid), sp) for pid, sp in workflow.subprocesses.items()]
+
+
+def _header_of(wf: Any) -> dict[str, Any]:
+    return {
+        "data": convert_data(wf.data),
+        "correlations": wf.correlations,
+        "last_task": str(wf.last_task.id) if wf.last_task is not None else None,
+        "success": wf.success,
+        "completed": wf.completed,
+        "root": str(wf.task_tree.id),
+    }
+
+
+def build_header(workflow: BpmnWorkflow) -> str:
+    header: dict[str, Any] = {
+        "version": STATE_VERSION,
+        "top": _header_of(workflow),
+        "bpmn_events": REGISTRY.convert(workflow.bpmn_events),
+        "subprocesses": {},
+    }
+    for pid, sp in workflow.subprocesses.items():
+        sub = _header_of(sp)
+        sub["parent_task_id"] = str(pid)
+        sub["spec"] = sp.spec.name
+        header["subprocesses"][str(pid)] = sub
+    return dump_json(header)
+
+
+def diff(workflow: BpmnWorkflow, snapshot: Snapshot) -> StateChanges:
+    """Compare the workflow with the last written snapshot; update the snapshot in place."""
+    changes = StateChanges(header=build_header(workflow))
+    seen: set[UUID] = set()
+    old = snapshot.signatures
+    for wf_id, wf in _workflows(workflow):
+        for task_id, task in wf.tasks.items():
+            seen.add(task_id)
+            sig = signature(task)
+            previous = old.get(task_id)
+            if previous == sig:
+                continue
+            row = TaskRow(str(task_id), wf_id, dump_json(REGISTRY.convert(task)))
+            if previous is None:
+                changes.inserts.append(row)
+                snapshot.note_depth(task)
+            else:
+                changes.updates.append(row)
+            old[task_id] = sig
+    for gone in [tid for tid in old if tid not in seen]:
+        changes.deletes.append(str(gone))
+        del old[gone]
+        snapshot.depths.pop(gone, None)
+    return changes
+
+
+def full_snapshot(workflow: BpmnWorkflow) -> Snapshot:
+    """The snapshot of a freshly restored workflow (every row is as stored)."""
+    snapshot = Snapshot()
+    for _, wf in _workflows(workflow):
+        for task_id, task in wf.tasks.items():
+            snapshot.signatures[task_id] = signature(task)
+            snapshot.note_depth(task)
+    return snapshot
+
+
+def restore(
+    spec: Any,
+    subprocess_specs: dict[str, Any],
+    header_json: str,
+    rows: list[tuple[str, str]],
+    script_engine: Any,
+) -> BpmnWorkflow:
+    """Rebuild a workflow from its header and (workflow_id, body) rows, with our script engine attached."""
+    header = json.loads(header_json)
+    bodies = [(wf_id, json.loads(body)) for wf_id, body in rows]
+    version = header.get("version")
+    if version != STATE_VERSION:
+        upgrade = UPGRADES.get(version) if isinstance(version, str) else None
+        if upgrade is None:
+            raise EngineError(
+                f"refusing to load case state in format {version!r}: only {STATE_VERSION!r} "
+                "or a format with a named upgrade is trusted"
+            )
+        upgrade(header, [b for _, b in bodies])
+    by_workflow: dict[str, dict[str, Any]] = {}
+    for wf_id, body in bodies:
+        by_workflow.setdefault(wf_id, {})[body["id"]] = body
+    top = dict(header["top"])
+    dct: dict[str, Any] = {
+        "typename": "BpmnWorkflow",
+        "spec": spec,
+        "subprocess_specs": subprocess_specs,
+        "tasks": by_workflow.get(TOP, {}),
+        "bpmn_events": header.get("bpmn_events", []),
+        "subprocesses": {},
+        **top,
+    }
+    for pid, sub in header.get("subprocesses", {}).items():
+        dct["subprocesses"][pid] = {"typename": "BpmnSubWorkflow", "tasks": by_workflow.get(pid, {}), **sub}
+    workflow = REGISTRY.restore(dct)
+    workflow.script_engine = script_engine
+    return workflow
+
+
+def serialized(workflow: BpmnWorkflow) -> dict[str, Any]:
+    """Every task body and the header, for comparing two workflows (tests, verification)."""
+    return {
+        "header": json.loads(build_header(workflow)),
+        "tasks": {str(tid): REGISTRY.convert(task) for _, wf in _workflows(workflow) for tid, task in wf.tasks.items()},
+    }

@@ -1,0 +1,169 @@
+"""The inbox's actions: claim, unclaim, assign, complete; and reading one task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from .access import (
+    check_can_claim,
+    check_can_complete,
+    check_can_see_case,
+    is_candidate,
+    separation_of_duties_violation,
+)
+from .audit import AuditLog
+from .db.models import HumanTask, ProcessInstance
+from .db.session import Database
+from .db.types import utcnow
+from .errors import Conflict, NotFound, PermissionDenied
+from .forms import FormService
+from .instances import ACTIVE, InstanceService, record_new_tasks
+from .presenters import task_view
+from .steps import StepContext, StepRunner
+from .views import Actor, AuditType, InstanceState, InstanceView, Role, TaskState, TaskView
+
+OPEN_STATES = (TaskState.OPEN, TaskState.CLAIMED)
+
+
+class TaskService:
+    def __init__(
+        self,
+        db: Database,
+        steps: StepRunner,
+        audit: AuditLog,
+        instances: InstanceService,
+        forms: FormService | None = None,
+    ) -> None:
+        self.db = db
+        self.steps = steps
+        self.audit = audit
+        self.instances = instances
+        self.forms = forms
+
+    def get(self, task_id: str, actor: Actor) -> tuple[TaskView, InstanceView]:
+        """A task and its case, if the actor may see them."""
+        with self.db.reading() as session:
+            task = self._task(session, task_id)
+            if not (is_candidate(task, actor) or task.assignee == actor.username):
+                row = session.get(ProcessInstance, task.instance_id)
+                assert row is not None
+                check_can_see_case(session, row, actor)
+        return task_view(task), self.instances.get(task.instance_id, Actor.system())
+
+    @staticmethod
+    def _task(session: Session, task_id: str, *, lock: bool = False) -> HumanTask:
+        task = session.get(HumanTask, task_id, with_for_update=lock)
+        if task is None:
+            raise NotFound(f"task {task_id} does not exist")
+        return task
+
+    def _audit(self, session: Session, kind: AuditType, task: HumanTask, actor: Actor, data: Any = None) -> None:
+        self.audit.record(
+            session,
+            kind,
+            actor=actor.username,
+            instance_id=task.instance_id,
+            task_id=task.id,
+            definition_id=task.definition_id,
+            process_key=task.process_key,
+            data={"element_id": task.element_id, "name": task.name, **(data or {})},
+        )
+
+    def claim(self, task_id: str, actor: Actor) -> TaskView:
+        """Take an offered task. Raises NotFound, Conflict (taken or closed), PermissionDenied."""
+        with self.db.transaction() as session:
+            task = self._task(session, task_id, lock=True)
+            if task.state not in OPEN_STATES:
+                raise Conflict(f"task '{task.name}' is no longer open ({task.state})")
+            if task.assignee and task.assignee != actor.username:
+                raise Conflict(f"task '{task.name}' is already claimed by {task.assignee}")
+            check_can_claim(task, actor)
+            if task.assignee != actor.username:
+                task.assignee, task.state, task.claimed_at = actor.username, TaskState.CLAIMED, utcnow()
+                self._audit(session, AuditType.TASK_CLAIMED, task, actor)
+            return task_view(task)
+
+    def unclaim(self, task_id: str, actor: Actor) -> TaskView:
+        """Give a claimed task back to its candidates (its assignee or an admin)."""
+        with self.db.transaction() as session:
+            task = self._task(session, task_id, lock=True)
+            if task.state != TaskState.CLAIMED:
+                raise Conflict(f"task '{task.name}' is not claimed ({task.state})")
+            if task.assignee != actor.username and not actor.has_role(Role.ADMIN):
+                raise PermissionDenied(f"task '{task.name}' is claimed by {task.assignee}, not you")
+            previous = task.assignee
+            task.assignee, task.state, task.claimed_at = None, TaskState.OPEN, None
+            self._audit(session, AuditType.TASK_UNCLAIMED, task, actor, {"previous_assignee": previous})
+            return task_view(task)
+
+    def assign(self, task_id: str, user: str, actor: Actor) -> TaskView:
+        """Give a task to a named person (admins)."""
+        if not actor.has_role(Role.ADMIN):
+            raise PermissionDenied("assigning tasks to others needs the admin role")
+        with self.db.transaction() as session:
+            task = self._task(session, task_id, lock=True)
+            if task.state not in OPEN_STATES:
+                raise Conflict(f"task '{task.name}' is no longer open ({task.state})")
+            previous = task.assignee
+            task.assignee, task.state, task.claimed_at = user, TaskState.CLAIMED, utcnow()
+            self._audit(
+                session, AuditType.TASK_ASSIGNED, task, actor, {"assignee": user, "previous_assignee": previous}
+            )
+            return task_view(task)
+
+    def complete(self, task_id: str, data: dict[str, Any], actor: Actor, *, language: str = "en") -> InstanceView:
+        """Complete a task with its form's data and run the case to its next wait state.
+
+        Raises NotFound, Conflict (closed task, suspended case, concurrent change), PermissionDenied
+        (not yours, separation of duties — audited), ValidationFailed (form), ScriptError/EngineError (incident).
+        """
+        with self.db.reading() as session:
+            instance_id = self._task(session, task_id).instance_id
+        refusal: list[dict[str, Any]] = []
+
+        def action(ctx: StepContext) -> InstanceView:
+            task = self._task(ctx.session, task_id)
+            if task.state not in OPEN_STATES:
+                by = f" by {task.completed_by}" if task.completed_by else ""
+                raise Conflict(f"task '{task.name}' is no longer open: it was {task.state}{by}")
+            if ctx.row.state == InstanceState.SUSPENDED:
+                raise Conflict("the case is suspended; its tasks cannot be completed until it is resumed")
+            if ctx.row.state not in ACTIVE:
+                raise Conflict(f"the case is {ctx.row.state}")
+            check_can_complete(task, actor)
+            violation = separation_of_duties_violation(ctx.session, task, ctx.row, actor)
+            if violation:
+                refusal.append({"instance_id": task.instance_id, "task_id": task.id, "definition_id": task.definition_id,
+                                "process_key": task.process_key, "element_id": task.element_id, "name": task.name,
+                                "reason": violation})
+                raise PermissionDenied(violation)
+            cleaned = self.forms.clean(task.form_key, data, language) if self.forms is not None else dict(data)
+            self.steps.store.runtime.complete_user_task(ctx.live.workflow, task_id, cleaned)
+            task.state, task.completed_by, task.completed_at = TaskState.COMPLETED, actor.username, ctx.now
+            task.submitted_data = cleaned
+            if task.assignee is None:
+                task.assignee = actor.username
+            ctx.live.open_task_ids.discard(task_id)
+            outcome = self.steps.store.inspect(ctx.live, ctx.now)
+            self._audit(ctx.session, AuditType.TASK_COMPLETED, task, actor, {"data": cleaned})
+            new_tasks = self.steps.store.save(ctx.session, ctx.row, ctx.live, outcome, ctx.now)
+            record_new_tasks(self.audit, ctx.session, ctx.row, new_tasks, actor.username)
+            return self.instances._view(ctx.session, ctx.row)
+
+        try:
+            return self.steps.run(instance_id, actor.username, action)
+        except PermissionDenied:
+            if refusal:
+                self._audit_refusal(refusal[0], actor)
+            raise
+
+    def _audit_refusal(self, refused: dict[str, Any], actor: Actor) -> None:
+        """The refused step was rolled back; the refusal itself is kept in its own transaction."""
+        with self.db.transaction() as session:
+            self.audit.record(
+                session, AuditType.TASK_REFUSED, actor=actor.username, instance_id=refused["instance_id"],
+                task_id=refused["task_id"], definition_id=refused["definition_id"], process_key=refused["process_key"],
+                data={"element_id": refused["element_id"], "name": refused["name"], "reason": refused["reason"]},
+            )
