@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session
 
@@ -45,7 +47,7 @@ def took_part(actor: Actor) -> ColumnElement[bool]:
     return or_(ProcessInstance.started_by == actor.username, involvement)
 
 
-def check_can_see_case(session: Session, row: ProcessInstance, actor: Actor) -> None:
+def check_can_see_case(session: Session, row: Any, actor: Actor) -> None:
     if sees_everything(actor):
         return
     visible = session.execute(
@@ -55,20 +57,20 @@ def check_can_see_case(session: Session, row: ProcessInstance, actor: Actor) -> 
         raise PermissionDenied("you may only see cases you started or took part in")
 
 
-def is_candidate(task: HumanTask, actor: Actor) -> bool:
+def is_candidate(task: Any, actor: Actor) -> bool:
     return actor.username in (task.candidate_users or []) or bool(
         actor.groups.intersection(task.candidate_groups or [])
     )
 
 
-def check_can_claim(task: HumanTask, actor: Actor) -> None:
+def check_can_claim(task: Any, actor: Actor) -> None:
     if task.assignee == actor.username:
         return
     if not is_candidate(task, actor):
         raise PermissionDenied(f"task '{task.name}' is not offered to you or your groups")
 
 
-def check_can_complete(task: HumanTask, actor: Actor) -> None:
+def check_can_complete(task: Any, actor: Actor) -> None:
     if task.assignee:
         if task.assignee != actor.username:
             raise PermissionDenied(f"task '{task.name}' is assigned to {task.assignee}")
@@ -77,7 +79,7 @@ def check_can_complete(task: HumanTask, actor: Actor) -> None:
         raise PermissionDenied(f"task '{task.name}' is not offered to you or your groups")
 
 
-def separation_of_duties_violation(session: Session, task: HumanTask, row: ProcessInstance, actor: Actor) -> str | None:
+def separation_of_duties_violation(session: Session, task: Any, row: Any, actor: Actor) -> str | None:
     """The message of the first separation-of-duties rule the actor would break, if any."""
     rule = (task.properties or {}).get(SOD_PROPERTY, "")
     names = [part.strip() for part in rule.split(",") if part.strip()]

@@ -20,11 +20,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from .db.fast import FastSQL
 from .db.models import AuditEvent, AuditHead
 from .db.types import utcnow
 from .views import AuditEventView, AuditType, Page, VerifyResult
 
 GENESIS = "0" * 64
+EVENT = AuditEvent.__table__
+HEAD = AuditHead.__table__
 _PENDING = "opsflow_audit_pending"
 
 
@@ -33,29 +36,25 @@ def _canonical_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def _canonical(event: AuditEvent) -> bytes:
-    payload = {
-        "id": event.id,
-        "occurred_at": event.occurred_at.isoformat(),
-        "type": event.type,
-        "actor": event.actor,
-        "instance_id": event.instance_id,
-        "task_id": event.task_id,
-        "definition_id": event.definition_id,
-        "process_key": event.process_key,
-        "data": event.data,
-        "prev_hash": event.prev_hash,
-    }
+_HASHED = ("id", "type", "actor", "instance_id", "task_id", "definition_id", "process_key", "data", "prev_hash")
+
+
+def _canonical(event: Any) -> bytes:
+    """The hashed content of an event (a stored row or a pending dict)."""
+    get = event.get if isinstance(event, dict) else event.__getattribute__
+    payload = {name: get(name) for name in _HASHED}
+    payload["occurred_at"] = get("occurred_at").isoformat()
     return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
 class AuditLog:
     """Records, chains, queries and verifies audit events."""
 
-    def __init__(self, key: str = "") -> None:
+    def __init__(self, fast: FastSQL, key: str = "") -> None:
+        self.fast = fast
         self._key = key.encode("utf-8")
 
-    def digest(self, event: AuditEvent) -> str:
+    def digest(self, event: Any) -> str:
         content = _canonical(event)
         if self._key:
             return hmac.new(self._key, content, hashlib.sha256).hexdigest()
@@ -78,33 +77,43 @@ class AuditLog:
     ) -> None:
         """Buffer an event; it is chained and written when the session commits."""
         session.info.setdefault(_PENDING, []).append(
-            AuditEvent(
-                occurred_at=(at or utcnow()).astimezone(UTC),
-                type=str(type),
-                actor=actor,
-                instance_id=instance_id,
-                task_id=task_id,
-                definition_id=definition_id,
-                process_key=process_key,
-                data=_canonical_json(data if data is not None else {}),
-            )
+            {
+                "occurred_at": (at or utcnow()).astimezone(UTC),
+                "type": str(type),
+                "actor": actor,
+                "instance_id": instance_id,
+                "task_id": task_id,
+                "definition_id": definition_id,
+                "process_key": process_key,
+                "data": _canonical_json(data if data is not None else {}),
+            }
         )
 
     def flush_pending(self, session: Session) -> None:
         """`before_commit` hook: chain and insert the buffered events under the head lock."""
-        pending: list[AuditEvent] = session.info.pop(_PENDING, [])
+        pending: list[dict[str, Any]] = session.info.pop(_PENDING, [])
         if not pending:
             return
-        head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
+        fast = self.fast
+        lock = "" if fast.is_sqlite else " FOR UPDATE"
+        head = fast.fetch(session, "SELECT last_event_id, last_hash, count FROM audit_head WHERE id = 1" + lock)[0]
+        last_id, last_hash = head["last_event_id"], head["last_hash"]
         for event in pending:
-            event.id = head.last_event_id + 1
-            event.prev_hash = head.last_hash
-            event.hash = self.digest(event)
-            session.add(event)
-            head.last_event_id = event.id
-            head.last_hash = event.hash
-            head.count += 1
-        session.flush()
+            event["id"], event["prev_hash"] = last_id + 1, last_hash
+            event["hash"] = self.digest(event)
+            last_id, last_hash = event["id"], event["hash"]
+        fast.execute_many(
+            session,
+            "INSERT INTO audit_event (id, occurred_at, type, actor, instance_id, task_id, definition_id, process_key, "
+            "data, prev_hash, hash) VALUES (:id, :occurred_at, :type, :actor, :instance_id, :task_id, :definition_id, "
+            ":process_key, :data, :prev_hash, :hash)",
+            [{**event, "occurred_at": fast.ts(event["occurred_at"])} for event in pending],
+        )
+        fast.execute(
+            session,
+            "UPDATE audit_head SET last_event_id = :id, last_hash = :hash, count = :count WHERE id = 1",
+            {"id": last_id, "hash": last_hash, "count": head["count"] + len(pending)},
+        )
 
     # -- reading ----------------------------------------------------------------
 

@@ -1,11 +1,12 @@
 """Loading and saving cases: the single-writer rule, the live-workflow cache, incremental writes.
 
 A case is loaded for a step with its row locked (SELECT ... FOR UPDATE on
-PostgreSQL; SQLite write transactions are serialized by BEGIN IMMEDIATE). Its
-workflow comes from the in-process cache when the cached copy is exactly the
-stored version, otherwise it is restored from its task rows. The cache entry
-is taken out while a step runs and put back only after the commit, so a
-failed step can never leave a half-changed workflow behind.
+PostgreSQL; SQLite write transactions are serialized by BEGIN IMMEDIATE), and
+written back only if its version is unchanged. Its workflow comes from the
+in-process cache when the cached copy is exactly the stored version, otherwise
+it is restored from its task rows. The cache entry is taken out while a step
+runs and put back only after the commit, so a failed step can never leave a
+half-changed workflow behind.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
-from .db.models import DefinitionSource, EngineTask, HumanTask, ProcessDefinition, ProcessInstance, TaskCandidate
-from .errors import Conflict, NotFound
+from .db.fast import FastSQL
+from .db.models import DefinitionSource, ProcessDefinition
+from .errors import NotFound
+from .records import CaseRecord, insert_case, insert_tasks, read_case, write_case
 from .runtime.compiler import CompiledProcess, SpecCache
 from .runtime.state import Snapshot, full_snapshot, restore, serialized
 from .runtime.workflow import ReadyUserTask, StepOutcome, WorkflowRuntime
@@ -36,6 +37,7 @@ class LiveCase:
     compiled: CompiledProcess
     workflow: Any
     snapshot: Snapshot
+    definition_version: int
     open_task_ids: set[str] = field(default_factory=set)
     completed_elements: list[str] = field(default_factory=list)
     next_seq: int = 0
@@ -64,10 +66,6 @@ class CaseCache:
             while len(self._entries) > self._capacity:
                 self._entries.popitem(last=False)
 
-    def discard(self, instance_id: str) -> None:
-        with self._lock:
-            self._entries.pop(instance_id, None)
-
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
@@ -77,12 +75,19 @@ class CaseStore:
     """Reads and writes case state, inbox rows and the instance row of one step."""
 
     def __init__(
-        self, runtime: WorkflowRuntime, specs: SpecCache, cache: CaseCache, *, verify_writes: bool = False
+        self,
+        fast: FastSQL,
+        runtime: WorkflowRuntime,
+        specs: SpecCache,
+        cache: CaseCache,
+        *,
+        verify_writes: bool = False,
     ) -> None:
-        self.verify_writes = verify_writes
+        self.fast = fast
         self.runtime = runtime
         self.specs = specs
         self.cache = cache
+        self.verify_writes = verify_writes
 
     def compiled_for(self, session: Session, definition: ProcessDefinition) -> CompiledProcess:
         compiled = self.specs.get(definition.content_hash, definition.key)
@@ -94,13 +99,10 @@ class CaseStore:
         assert compiled is not None
         return compiled
 
-    def lock(self, session: Session, instance_id: str) -> ProcessInstance:
-        row = session.get(ProcessInstance, instance_id, with_for_update=True)
-        if row is None:
-            raise NotFound(f"case {instance_id} does not exist")
-        return row
+    def lock(self, session: Session, instance_id: str) -> CaseRecord:
+        return read_case(self.fast, session, instance_id, lock=True)
 
-    def load(self, session: Session, row: ProcessInstance) -> LiveCase:
+    def load(self, session: Session, row: CaseRecord) -> LiveCase:
         """The case's live workflow at exactly the row's stored version."""
         live = self.cache.take(row.id, row.version)
         if live is not None:
@@ -108,151 +110,179 @@ class CaseStore:
         definition = session.get(ProcessDefinition, row.definition_id)
         assert definition is not None
         compiled = self.compiled_for(session, definition)
-        bodies = session.execute(
-            select(EngineTask.workflow_id, EngineTask.body)
-            .where(EngineTask.instance_id == row.id)
-            .order_by(EngineTask.seq)
-        ).all()
         workflow = restore(
             compiled.spec,
             compiled.subprocess_specs,
             row.engine_header,
-            [tuple(b) for b in bodies],
+            self._task_rows(session, row.id),
             self.runtime.script_engine,
         )
-        open_ids = set(
-            session.execute(
-                select(HumanTask.id).where(
-                    HumanTask.instance_id == row.id, HumanTask.state.in_([TaskState.OPEN, TaskState.CLAIMED])
-                )
-            ).scalars()
-        )
+        open_ids = {
+            r["id"]
+            for r in self.fast.fetch(
+                session,
+                "SELECT id FROM human_task WHERE instance_id = :id AND state IN ('open', 'claimed')",
+                {"id": row.id},
+            )
+        }
         return LiveCase(
             instance_id=row.id,
             compiled=compiled,
             workflow=workflow,
             snapshot=full_snapshot(workflow),
+            definition_version=definition.version,
             open_task_ids=open_ids,
             completed_elements=list(row.completed_elements or []),
             next_seq=row.next_task_seq,
             version=row.version,
         )
 
-    def new_case(self, instance_id: str, compiled: CompiledProcess, workflow: Any) -> LiveCase:
-        return LiveCase(instance_id=instance_id, compiled=compiled, workflow=workflow, snapshot=Snapshot())
+    def _task_rows(self, session: Session, instance_id: str) -> list[tuple[str, str]]:
+        rows = self.fast.fetch(
+            session,
+            "SELECT workflow_id, body FROM engine_task WHERE instance_id = :id ORDER BY seq",
+            {"id": instance_id},
+        )
+        return [(r["workflow_id"], r["body"]) for r in rows]
+
+    @staticmethod
+    def new_case(instance_id: str, compiled: CompiledProcess, workflow: Any, definition_version: int) -> LiveCase:
+        return LiveCase(
+            instance_id=instance_id,
+            compiled=compiled,
+            workflow=workflow,
+            snapshot=Snapshot(),
+            definition_version=definition_version,
+        )
 
     def inspect(self, live: LiveCase, now: datetime) -> StepOutcome:
         return self.runtime.inspect(live.workflow, live.snapshot, live.open_task_ids, now)
 
     def save(
-        self, session: Session, row: ProcessInstance, live: LiveCase, outcome: StepOutcome, now: datetime
+        self,
+        session: Session,
+        row: CaseRecord,
+        live: LiveCase,
+        outcome: StepOutcome,
+        now: datetime,
+        *,
+        insert_row: bool = False,
     ) -> list[ReadyUserTask]:
-        """Write what the step changed: task rows, inbox rows, the instance row (version-checked)."""
+        """Write what the step changed: the instance row (version-checked) first, then task and inbox rows."""
         changes = outcome.changes
-        if changes.inserts:
-            session.execute(
-                insert(EngineTask),
-                [
-                    {
-                        "instance_id": row.id,
-                        "task_id": r.task_id,
-                        "workflow_id": r.workflow_id,
-                        "seq": live.next_seq + i,
-                        "body": r.body,
-                    }
-                    for i, r in enumerate(changes.inserts)
-                ],
-            )
-            live.next_seq += len(changes.inserts)
-        if changes.updates:
-            session.connection().execute(
-                update(EngineTask.__table__)
-                .where(EngineTask.__table__.c.instance_id == row.id)
-                .where(EngineTask.__table__.c.task_id == bindparam("b_task_id"))
-                .values(body=bindparam("b_body")),
-                [{"b_task_id": r.task_id, "b_body": r.body} for r in changes.updates],
-            )
-        if changes.deletes:
-            session.execute(
-                delete(EngineTask).where(EngineTask.instance_id == row.id, EngineTask.task_id.in_(changes.deletes))
-            )
-        vanished = live.open_task_ids - outcome.open_user_task_ids
-        if vanished:
-            session.execute(
-                update(HumanTask)
-                .where(HumanTask.id.in_(vanished), HumanTask.state.in_([TaskState.OPEN, TaskState.CLAIMED]))
-                .values(state=TaskState.CANCELLED, completed_at=now)
-            )
-        for task in outcome.new_user_tasks:
-            self._insert_human_task(session, row, task, now)
-        live.open_task_ids = set(outcome.open_user_task_ids)
         for element in outcome.newly_completed_elements:
             if element not in live.completed_elements:
                 live.completed_elements.append(element)
-
         row.engine_header = changes.header
         row.data = outcome.data
         row.active_elements = outcome.active_elements
         row.completed_elements = list(live.completed_elements)
-        row.next_task_seq = live.next_seq
+        row.next_task_seq = live.next_seq + len(changes.inserts)
         row.updated_at = now
-        if outcome.completed and row.state not in (InstanceState.CANCELLED,):
-            row.state = InstanceState.COMPLETED
-            row.ended_at = now
+        if outcome.completed and row.state != InstanceState.CANCELLED:
+            row.state, row.ended_at = InstanceState.COMPLETED, now
         elif row.state in (InstanceState.RUNNING, InstanceState.WAITING):
             row.state = InstanceState.RUNNING if outcome.open_user_task_ids else InstanceState.WAITING
-        try:
-            session.flush()
-        except StaleDataError as exc:
-            raise Conflict(f"case {row.id} was changed by someone else; reload and try again") from exc
+        if insert_row:
+            insert_case(self.fast, session, row)
+        else:
+            write_case(self.fast, session, row)  # a stale writer fails here, before writing anything else
+
+        fast = self.fast
+        fast.execute_many(
+            session,
+            "INSERT INTO engine_task (instance_id, task_id, workflow_id, seq, body) "
+            "VALUES (:instance_id, :task_id, :workflow_id, :seq, :body)",
+            [
+                {
+                    "instance_id": row.id,
+                    "task_id": r.task_id,
+                    "workflow_id": r.workflow_id,
+                    "seq": live.next_seq + i,
+                    "body": r.body,
+                }
+                for i, r in enumerate(changes.inserts)
+            ],
+        )
+        live.next_seq += len(changes.inserts)
+        fast.execute_many(
+            session,
+            "UPDATE engine_task SET body = :body WHERE instance_id = :instance_id AND task_id = :task_id",
+            [{"instance_id": row.id, "task_id": r.task_id, "body": r.body} for r in changes.updates],
+        )
+        fast.execute_many(
+            session,
+            "DELETE FROM engine_task WHERE instance_id = :instance_id AND task_id = :task_id",
+            [{"instance_id": row.id, "task_id": task_id} for task_id in changes.deletes],
+        )
+        fast.execute_many(
+            session,
+            "UPDATE human_task SET state = 'cancelled', completed_at = :now "
+            "WHERE id = :id AND state IN ('open', 'claimed')",
+            [{"id": task_id, "now": fast.ts(now)} for task_id in live.open_task_ids - outcome.open_user_task_ids],
+        )
+        if outcome.new_user_tasks:
+            self._insert_human_tasks(session, row, outcome.new_user_tasks, now)
+        live.open_task_ids = set(outcome.open_user_task_ids)
         live.version = row.version
         if self.verify_writes:
             self._verify_written(session, row, live)
         return outcome.new_user_tasks
 
-    def _verify_written(self, session: Session, row: ProcessInstance, live: LiveCase) -> None:
+    def _insert_human_tasks(self, session: Session, row: CaseRecord, tasks: list[ReadyUserTask], now: datetime) -> None:
+        insert_tasks(
+            self.fast,
+            session,
+            [
+                {
+                    "id": t.task_id,
+                    "instance_id": row.id,
+                    "definition_id": row.definition_id,
+                    "process_key": row.process_key,
+                    "business_key": row.business_key,
+                    "element_id": t.element_id,
+                    "name": t.name,
+                    "form_key": t.form_key,
+                    "lane": t.lane,
+                    "assignee": t.assignee,
+                    "candidate_users": t.candidate_users,
+                    "candidate_groups": t.candidate_groups,
+                    "properties": t.properties,
+                    "priority": t.priority,
+                    "due_at": t.due_at,
+                    "created_at": now,
+                    "state": TaskState.CLAIMED if t.assignee else TaskState.OPEN,
+                    "claimed_at": None,
+                    "completed_by": None,
+                    "completed_at": None,
+                    "submitted_data": None,
+                }
+                for t in tasks
+            ],
+        )
+        self.fast.execute_many(
+            session,
+            "INSERT INTO human_task_candidate (task_id, kind, name) VALUES (:task_id, :kind, :name)",
+            [
+                {"task_id": t.task_id, "kind": kind, "name": name}
+                for t in tasks
+                for kind, name in dict.fromkeys(
+                    [("user", u) for u in t.candidate_users] + [("group", g) for g in t.candidate_groups]
+                )
+            ],
+        )
+
+    def _verify_written(self, session: Session, row: CaseRecord, live: LiveCase) -> None:
         """Debug aid (tests): the stored state restores to exactly the in-memory workflow."""
-        bodies = session.execute(
-            select(EngineTask.workflow_id, EngineTask.body)
-            .where(EngineTask.instance_id == row.id)
-            .order_by(EngineTask.seq)
-        ).all()
         restored = restore(
             live.compiled.spec,
             live.compiled.subprocess_specs,
             row.engine_header,
-            [tuple(b) for b in bodies],
+            self._task_rows(session, row.id),
             self.runtime.script_engine,
         )
         if serialized(restored) != serialized(live.workflow):
             raise AssertionError(f"stored state of case {row.id} does not restore to the live workflow")
-
-    @staticmethod
-    def _insert_human_task(session: Session, row: ProcessInstance, task: ReadyUserTask, now: datetime) -> None:
-        session.add(
-            HumanTask(
-                id=task.task_id,
-                instance_id=row.id,
-                definition_id=row.definition_id,
-                process_key=row.process_key,
-                business_key=row.business_key,
-                element_id=task.element_id,
-                name=task.name,
-                form_key=task.form_key,
-                lane=task.lane,
-                assignee=task.assignee,
-                candidate_users=task.candidate_users,
-                candidate_groups=task.candidate_groups,
-                properties=task.properties,
-                priority=task.priority,
-                due_at=task.due_at,
-                created_at=now,
-                state=TaskState.CLAIMED if task.assignee else TaskState.OPEN,
-            )
-        )
-        candidates = [("user", u) for u in task.candidate_users] + [("group", g) for g in task.candidate_groups]
-        for kind, name in dict.fromkeys(candidates):
-            session.add(TaskCandidate(task_id=task.task_id, kind=kind, name=name))
 
     def committed(self, live: LiveCase) -> None:
         """Put the live workflow back for the next step (call after a successful commit)."""

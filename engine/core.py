@@ -27,7 +27,7 @@ class Engine:
     def __init__(self, settings: Settings, *, forms: FormService | object | None = _DEFAULT) -> None:
         self.settings = settings
         self.db = Database(settings.database_url)
-        self.audit = AuditLog(settings.audit_key)
+        self.audit = AuditLog(self.db.fast, settings.audit_key)
         self.db.on_before_commit(self.audit.flush_pending)
         self.forms: FormService | None = (
             FormService(settings.forms_dir) if forms is _DEFAULT else forms  # type: ignore[assignment]
@@ -38,7 +38,9 @@ class Engine:
             max_task_depth=settings.max_task_depth,
         )
         self.cache = CaseCache(settings.workflow_cache_size)
-        self.store = CaseStore(self.runtime, self.specs, self.cache, verify_writes=settings.verify_state_writes)
+        self.store = CaseStore(
+            self.db.fast, self.runtime, self.specs, self.cache, verify_writes=settings.verify_state_writes
+        )
         self.steps = StepRunner(self.db, self.store, self.audit)
         self.definitions = DefinitionService(
             self.db, self.audit, self.specs, settings.max_upload_bytes, forms=self.forms

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from .access import check_can_see_case, sees_everything, took_part
 from .audit import AuditLog
-from .cases import CaseStore
+from .cases import CaseStore, LiveCase
 from .db.models import ProcessDefinition, ProcessInstance
 from .db.session import Database
 from .db.types import utcnow
@@ -18,6 +18,7 @@ from .definitions import latest
 from .errors import Conflict, EngineError, NotFound, PermissionDenied, ScriptError
 from .forms import FormService
 from .presenters import instance_view
+from .records import CaseRecord, read_case, write_case
 from .runtime.workflow import ReadyUserTask
 from .steps import StepContext, StepRunner
 from .views import Actor, AuditType, InstanceState, InstanceView, Page, Role
@@ -26,8 +27,9 @@ ACTIVE = (InstanceState.RUNNING, InstanceState.WAITING)
 
 
 def record_new_tasks(
-    audit: AuditLog, session: Session, row: ProcessInstance, tasks: list[ReadyUserTask], actor: str
+    audit: AuditLog, session: Session, row: CaseRecord, tasks: list[ReadyUserTask], actor: str
 ) -> None:
+    """Audit the tasks a step created, and the case's completion."""
     for task in tasks:
         audit.record(
             session,
@@ -74,7 +76,6 @@ class InstanceService:
 
         Raises NotFound, ValidationFailed (start form), ScriptError / EngineError (recorded as an incident).
         """
-        instance_id = str(uuid4())
         definition_id: int | None = None
         try:
             with self.db.transaction() as session:
@@ -90,26 +91,26 @@ class InstanceService:
                     initial[compiled.initiator_variable] = actor.username
                 workflow = self.store.runtime.new_workflow(compiled, initial)
                 self.store.runtime.advance(workflow)
-                live = self.store.new_case(instance_id, compiled, workflow)
                 now = utcnow()
-                outcome = self.store.inspect(live, now)
-                row = ProcessInstance(
-                    id=instance_id,
+                row = CaseRecord(
+                    id=str(uuid4()),
                     definition_id=definition.id,
                     process_key=definition.key,
                     business_key=business_key,
                     state=InstanceState.RUNNING,
                     started_by=actor.username,
                     started_at=now,
+                    ended_at=None,
                     updated_at=now,
+                    version=1,
                     data={},
                     completed_elements=[],
                     active_elements=[],
                     engine_header="{}",
                     next_task_seq=0,
                 )
-                session.add(row)
-                session.flush()
+                live = self.store.new_case(row.id, compiled, workflow, definition.version)
+                outcome = self.store.inspect(live, now)
                 self.audit.record(
                     session,
                     AuditType.INSTANCE_STARTED,
@@ -119,9 +120,9 @@ class InstanceService:
                     process_key=definition.key,
                     data={"version": definition.version, "business_key": business_key, "data": initial},
                 )
-                new_tasks = self.store.save(session, row, live, outcome, now)
+                new_tasks = self.store.save(session, row, live, outcome, now, insert_row=True)
                 record_new_tasks(self.audit, session, row, new_tasks, actor.username)
-                view = instance_view(session, row, definition.version)
+                view = instance_view(self.db.fast, session, row, definition.version)
             self.store.committed(live)
             return view
         except (ScriptError, EngineError) as exc:
@@ -129,7 +130,7 @@ class InstanceService:
             raise
 
     def cancel(self, instance_id: str, actor: Actor) -> InstanceView:
-        """Cancel a running, waiting or suspended case (its starter or an admin). Raises Conflict, PermissionDenied."""
+        """Cancel an active or suspended case (its starter or an admin). Raises Conflict, PermissionDenied."""
 
         def action(ctx: StepContext) -> InstanceView:
             if not (actor.has_role(Role.ADMIN) or ctx.row.started_by == actor.username):
@@ -138,11 +139,17 @@ class InstanceService:
                 raise Conflict(f"case {instance_id} is {ctx.row.state}; only an active case can be cancelled")
             self.store.runtime.cancel(ctx.live.workflow)
             outcome = self.store.inspect(ctx.live, ctx.now)
-            ctx.row.state = InstanceState.CANCELLED
-            ctx.row.ended_at = ctx.now
+            ctx.row.state, ctx.row.ended_at = InstanceState.CANCELLED, ctx.now
             self.store.save(ctx.session, ctx.row, ctx.live, outcome, ctx.now)
-            self._record(ctx, AuditType.INSTANCE_CANCELLED, actor)
-            return self._view(ctx.session, ctx.row)
+            self.audit.record(
+                ctx.session,
+                AuditType.INSTANCE_CANCELLED,
+                actor=actor.username,
+                instance_id=ctx.row.id,
+                definition_id=ctx.row.definition_id,
+                process_key=ctx.row.process_key,
+            )
+            return self.view_of(ctx.session, ctx.row, ctx.live)
 
         return self.steps.run(instance_id, actor.username, action)
 
@@ -157,7 +164,7 @@ class InstanceService:
         if not actor.has_role(Role.ADMIN):
             raise PermissionDenied("suspending and resuming cases needs the admin role")
         with self.db.transaction() as session:
-            row = self.store.lock(session, instance_id)
+            row = read_case(self.db.fast, session, instance_id, lock=True)
             if suspend and row.state not in ACTIVE:
                 raise Conflict(f"case {instance_id} is {row.state}; only an active case can be suspended")
             if not suspend and row.state != InstanceState.SUSPENDED:
@@ -165,46 +172,35 @@ class InstanceService:
             if suspend:
                 row.state = InstanceState.SUSPENDED
             else:
-                open_count = len(instance_view(session, row, 0).open_tasks)
-                row.state = InstanceState.RUNNING if open_count else InstanceState.WAITING
+                has_open = bool(instance_view(self.db.fast, session, row, 0).open_tasks)
+                row.state = InstanceState.RUNNING if has_open else InstanceState.WAITING
             row.updated_at = utcnow()
-            session.flush()
-            kind = AuditType.INSTANCE_SUSPENDED if suspend else AuditType.INSTANCE_RESUMED
+            write_case(self.db.fast, session, row)
             self.audit.record(
                 session,
-                kind,
+                AuditType.INSTANCE_SUSPENDED if suspend else AuditType.INSTANCE_RESUMED,
                 actor=actor.username,
                 instance_id=row.id,
                 definition_id=row.definition_id,
                 process_key=row.process_key,
             )
-            return self._view(session, row)
+            return self.view_of(session, row)
 
-    def _record(self, ctx: StepContext, kind: AuditType, actor: Actor) -> None:
-        self.audit.record(
-            ctx.session,
-            kind,
-            actor=actor.username,
-            instance_id=ctx.row.id,
-            definition_id=ctx.row.definition_id,
-            process_key=ctx.row.process_key,
-        )
-
-    @staticmethod
-    def _view(session: Session, row: ProcessInstance) -> InstanceView:
-        version = session.execute(
-            select(ProcessDefinition.version).where(ProcessDefinition.id == row.definition_id)
-        ).scalar_one()
-        return instance_view(session, row, version)
+    def view_of(self, session: Session, row: Any, live: LiveCase | None = None) -> InstanceView:
+        if live is not None:
+            version = live.definition_version
+        else:
+            version = session.execute(
+                select(ProcessDefinition.version).where(ProcessDefinition.id == row.definition_id)
+            ).scalar_one()
+        return instance_view(self.db.fast, session, row, version)
 
     def get(self, instance_id: str, actor: Actor) -> InstanceView:
         """One case, if the actor may see it. Raises NotFound, PermissionDenied."""
         with self.db.reading() as session:
-            row = session.get(ProcessInstance, instance_id)
-            if row is None:
-                raise NotFound(f"case {instance_id} does not exist")
+            row = read_case(self.db.fast, session, instance_id)
             check_can_see_case(session, row, actor)
-            return self._view(session, row)
+            return self.view_of(session, row)
 
     def list(
         self,
@@ -230,4 +226,4 @@ class InstanceService:
             rows = session.execute(
                 stmt.order_by(ProcessInstance.started_at.desc()).limit(per_page).offset((page - 1) * per_page)
             ).scalars()
-            return Page([self._view(session, r) for r in rows], total, page, per_page)
+            return Page([self.view_of(session, r) for r in rows], total, page, per_page)

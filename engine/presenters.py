@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
 from sqlalchemy.orm import Session
 
-from .db.models import HumanTask, ProcessInstance
+from .db.fast import FastSQL
+from .records import open_tasks
 from .runtime.state import restore_data
 from .views import InstanceState, InstanceView, TaskState, TaskView
 
 
-def task_view(row: HumanTask) -> TaskView:
+def task_view(row: Any) -> TaskView:
+    """A human_task row (ORM object or Core row) as a view."""
     return TaskView(
         id=row.id,
         instance_id=row.instance_id,
@@ -34,12 +37,9 @@ def task_view(row: HumanTask) -> TaskView:
     )
 
 
-def instance_view(session: Session, row: ProcessInstance, version: int) -> InstanceView:
-    open_tasks = session.execute(
-        select(HumanTask)
-        .where(HumanTask.instance_id == row.id, HumanTask.state.in_([TaskState.OPEN, TaskState.CLAIMED]))
-        .order_by(HumanTask.created_at)
-    ).scalars()
+def instance_view(fast: FastSQL, session: Session, row: Any, version: int) -> InstanceView:
+    """A case row (CaseRecord or ORM object) with its open tasks."""
+    tasks = open_tasks(fast, session, row.id)
     return InstanceView(
         id=row.id,
         key=row.process_key,
@@ -51,7 +51,7 @@ def instance_view(session: Session, row: ProcessInstance, version: int) -> Insta
         started_by=row.started_by,
         started_at=row.started_at,
         ended_at=row.ended_at,
-        open_tasks=[task_view(t) for t in open_tasks],
+        open_tasks=[task_view(t) for t in tasks],
         completed_element_ids=list(row.completed_elements or []),
         active_element_ids=list(row.active_elements or []),
         row_version=row.version,

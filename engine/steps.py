@@ -17,6 +17,7 @@ from .db.models import Incident, ProcessInstance
 from .db.session import Database
 from .db.types import utcnow
 from .errors import EngineError, OpsflowError, ScriptError
+from .records import CaseRecord
 from .views import AuditType
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ R = TypeVar("R")
 @dataclass
 class StepContext:
     session: Session
-    row: ProcessInstance
+    row: CaseRecord
     live: LiveCase
     now: datetime
 
@@ -39,20 +40,24 @@ class StepRunner:
         self.store = store
         self.audit = audit
 
-    def run(self, instance_id: str, actor: str, action: Callable[[StepContext], R]) -> R:
+    def run(self, instance_id: str | Callable[[Session], str], actor: str, action: Callable[[StepContext], R]) -> R:
+        """`instance_id` may be a function that finds the case inside the transaction (e.g. from a task id)."""
+        case_id: str | None = instance_id if isinstance(instance_id, str) else None
         try:
             with self.db.transaction() as session:
-                row = self.store.lock(session, instance_id)
+                if case_id is None:
+                    case_id = instance_id(session)  # type: ignore[operator]
+                row = self.store.lock(session, case_id)
                 live = self.store.load(session, row)
                 result = action(StepContext(session, row, live, utcnow()))
             self.store.committed(live)
             return result
         except (ScriptError, EngineError) as exc:
-            self.record_incident(exc, actor=actor, instance_id=instance_id)
+            self.record_incident(exc, actor=actor, instance_id=case_id)
             raise
         except SQLAlchemyError as exc:
-            log.exception("database error in a step of case %s", instance_id, extra={"instance_id": instance_id})
-            self.record_incident(exc, actor=actor, instance_id=instance_id)
+            log.exception("database error in a step of case %s", case_id, extra={"instance_id": case_id})
+            self.record_incident(exc, actor=actor, instance_id=case_id)
             raise
 
     def record_incident(

@@ -14,13 +14,13 @@ from .access import (
     separation_of_duties_violation,
 )
 from .audit import AuditLog
-from .db.models import HumanTask, ProcessInstance
 from .db.session import Database
 from .db.types import utcnow
-from .errors import Conflict, NotFound, PermissionDenied
+from .errors import Conflict, PermissionDenied
 from .forms import FormService
 from .instances import ACTIVE, InstanceService, record_new_tasks
 from .presenters import task_view
+from .records import read_case, read_task, write_task
 from .steps import StepContext, StepRunner
 from .views import Actor, AuditType, InstanceState, InstanceView, Role, TaskState, TaskView
 
@@ -43,23 +43,15 @@ class TaskService:
         self.forms = forms
 
     def get(self, task_id: str, actor: Actor) -> tuple[TaskView, InstanceView]:
-        """A task and its case, if the actor may see them."""
+        """A task and its case, if the actor may see them. Raises NotFound, PermissionDenied."""
         with self.db.reading() as session:
-            task = self._task(session, task_id)
+            task = read_task(self.db.fast, session, task_id)
+            row = read_case(self.db.fast, session, task.instance_id)
             if not (is_candidate(task, actor) or task.assignee == actor.username):
-                row = session.get(ProcessInstance, task.instance_id)
-                assert row is not None
                 check_can_see_case(session, row, actor)
-        return task_view(task), self.instances.get(task.instance_id, Actor.system())
+            return task_view(task), self.instances.view_of(session, row)
 
-    @staticmethod
-    def _task(session: Session, task_id: str, *, lock: bool = False) -> HumanTask:
-        task = session.get(HumanTask, task_id, with_for_update=lock)
-        if task is None:
-            raise NotFound(f"task {task_id} does not exist")
-        return task
-
-    def _audit(self, session: Session, kind: AuditType, task: HumanTask, actor: Actor, data: Any = None) -> None:
+    def _audit(self, session: Session, kind: AuditType, task: Any, actor: Actor, data: Any = None) -> None:
         self.audit.record(
             session,
             kind,
@@ -74,44 +66,49 @@ class TaskService:
     def claim(self, task_id: str, actor: Actor) -> TaskView:
         """Take an offered task. Raises NotFound, Conflict (taken or closed), PermissionDenied."""
         with self.db.transaction() as session:
-            task = self._task(session, task_id, lock=True)
+            task = read_task(self.db.fast, session, task_id, lock=True)
             if task.state not in OPEN_STATES:
                 raise Conflict(f"task '{task.name}' is no longer open ({task.state})")
             if task.assignee and task.assignee != actor.username:
                 raise Conflict(f"task '{task.name}' is already claimed by {task.assignee}")
             check_can_claim(task, actor)
             if task.assignee != actor.username:
-                task.assignee, task.state, task.claimed_at = actor.username, TaskState.CLAIMED, utcnow()
+                write_task(
+                    self.db.fast,
+                    session,
+                    task_id,
+                    assignee=actor.username,
+                    state=TaskState.CLAIMED,
+                    claimed_at=utcnow(),
+                )
                 self._audit(session, AuditType.TASK_CLAIMED, task, actor)
-            return task_view(task)
+            return task_view(read_task(self.db.fast, session, task_id))
 
     def unclaim(self, task_id: str, actor: Actor) -> TaskView:
         """Give a claimed task back to its candidates (its assignee or an admin)."""
         with self.db.transaction() as session:
-            task = self._task(session, task_id, lock=True)
+            task = read_task(self.db.fast, session, task_id, lock=True)
             if task.state != TaskState.CLAIMED:
                 raise Conflict(f"task '{task.name}' is not claimed ({task.state})")
             if task.assignee != actor.username and not actor.has_role(Role.ADMIN):
                 raise PermissionDenied(f"task '{task.name}' is claimed by {task.assignee}, not you")
-            previous = task.assignee
-            task.assignee, task.state, task.claimed_at = None, TaskState.OPEN, None
-            self._audit(session, AuditType.TASK_UNCLAIMED, task, actor, {"previous_assignee": previous})
-            return task_view(task)
+            write_task(self.db.fast, session, task_id, assignee=None, state=TaskState.OPEN, claimed_at=None)
+            self._audit(session, AuditType.TASK_UNCLAIMED, task, actor, {"previous_assignee": task.assignee})
+            return task_view(read_task(self.db.fast, session, task_id))
 
     def assign(self, task_id: str, user: str, actor: Actor) -> TaskView:
         """Give a task to a named person (admins)."""
         if not actor.has_role(Role.ADMIN):
             raise PermissionDenied("assigning tasks to others needs the admin role")
         with self.db.transaction() as session:
-            task = self._task(session, task_id, lock=True)
+            task = read_task(self.db.fast, session, task_id, lock=True)
             if task.state not in OPEN_STATES:
                 raise Conflict(f"task '{task.name}' is no longer open ({task.state})")
-            previous = task.assignee
-            task.assignee, task.state, task.claimed_at = user, TaskState.CLAIMED, utcnow()
+            write_task(self.db.fast, session, task_id, assignee=user, state=TaskState.CLAIMED, claimed_at=utcnow())
             self._audit(
-                session, AuditType.TASK_ASSIGNED, task, actor, {"assignee": user, "previous_assignee": previous}
+                session, AuditType.TASK_ASSIGNED, task, actor, {"assignee": user, "previous_assignee": task.assignee}
             )
-            return task_view(task)
+            return task_view(read_task(self.db.fast, session, task_id))
 
     def complete(self, task_id: str, data: dict[str, Any], actor: Actor, *, language: str = "en") -> InstanceView:
         """Complete a task with its form's data and run the case to its next wait state.
@@ -119,12 +116,13 @@ class TaskService:
         Raises NotFound, Conflict (closed task, suspended case, concurrent change), PermissionDenied
         (not yours, separation of duties — audited), ValidationFailed (form), ScriptError/EngineError (incident).
         """
-        with self.db.reading() as session:
-            instance_id = self._task(session, task_id).instance_id
         refusal: list[dict[str, Any]] = []
+        located: list[Any] = []
 
         def action(ctx: StepContext) -> InstanceView:
-            task = self._task(ctx.session, task_id)
+            # SQLite serializes write transactions, so the row read before the case lock is current;
+            # on PostgreSQL it must be read again under the lock.
+            task = located[0] if self.db.is_sqlite else read_task(self.db.fast, ctx.session, task_id)
             if task.state not in OPEN_STATES:
                 by = f" by {task.completed_by}" if task.completed_by else ""
                 raise Conflict(f"task '{task.name}' is no longer open: it was {task.state}{by}")
@@ -135,25 +133,43 @@ class TaskService:
             check_can_complete(task, actor)
             violation = separation_of_duties_violation(ctx.session, task, ctx.row, actor)
             if violation:
-                refusal.append({"instance_id": task.instance_id, "task_id": task.id, "definition_id": task.definition_id,
-                                "process_key": task.process_key, "element_id": task.element_id, "name": task.name,
-                                "reason": violation})
+                refusal.append(
+                    {
+                        "instance_id": task.instance_id,
+                        "task_id": task.id,
+                        "definition_id": task.definition_id,
+                        "process_key": task.process_key,
+                        "element_id": task.element_id,
+                        "name": task.name,
+                        "reason": violation,
+                    }
+                )
                 raise PermissionDenied(violation)
             cleaned = self.forms.clean(task.form_key, data, language) if self.forms is not None else dict(data)
             self.steps.store.runtime.complete_user_task(ctx.live.workflow, task_id, cleaned)
-            task.state, task.completed_by, task.completed_at = TaskState.COMPLETED, actor.username, ctx.now
-            task.submitted_data = cleaned
-            if task.assignee is None:
-                task.assignee = actor.username
+            write_task(
+                self.db.fast,
+                ctx.session,
+                task_id,
+                state=TaskState.COMPLETED,
+                completed_by=actor.username,
+                completed_at=ctx.now,
+                submitted_data=cleaned,
+                assignee=task.assignee or actor.username,
+            )
             ctx.live.open_task_ids.discard(task_id)
             outcome = self.steps.store.inspect(ctx.live, ctx.now)
             self._audit(ctx.session, AuditType.TASK_COMPLETED, task, actor, {"data": cleaned})
             new_tasks = self.steps.store.save(ctx.session, ctx.row, ctx.live, outcome, ctx.now)
             record_new_tasks(self.audit, ctx.session, ctx.row, new_tasks, actor.username)
-            return self.instances._view(ctx.session, ctx.row)
+            return self.instances.view_of(ctx.session, ctx.row, ctx.live)
+
+        def locate(session: Session) -> str:
+            located.append(read_task(self.db.fast, session, task_id))
+            return str(located[0].instance_id)
 
         try:
-            return self.steps.run(instance_id, actor.username, action)
+            return self.steps.run(locate, actor.username, action)
         except PermissionDenied:
             if refusal:
                 self._audit_refusal(refusal[0], actor)
@@ -163,7 +179,12 @@ class TaskService:
         """The refused step was rolled back; the refusal itself is kept in its own transaction."""
         with self.db.transaction() as session:
             self.audit.record(
-                session, AuditType.TASK_REFUSED, actor=actor.username, instance_id=refused["instance_id"],
-                task_id=refused["task_id"], definition_id=refused["definition_id"], process_key=refused["process_key"],
+                session,
+                AuditType.TASK_REFUSED,
+                actor=actor.username,
+                instance_id=refused["instance_id"],
+                task_id=refused["task_id"],
+                definition_id=refused["definition_id"],
+                process_key=refused["process_key"],
                 data={"element_id": refused["element_id"], "name": refused["name"], "reason": refused["reason"]},
             )

@@ -50,7 +50,7 @@ class ProcessDefinition(Base):
 
 
 class ProcessInstance(Base):
-    """A case. `version` is checked on every write (optimistic concurrency)."""
+    """A case. `version` is checked and bumped on every write (engine.records.write_case)."""
 
     __tablename__ = "process_instance"
     __table_args__ = (
@@ -73,8 +73,6 @@ class ProcessInstance(Base):
     active_elements: Mapped[list[str]] = mapped_column(JSONType)
     engine_header: Mapped[str] = mapped_column(Text)
     next_task_seq: Mapped[int] = mapped_column(BigInteger)
-
-    __mapper_args__ = {"version_id_col": version}
 
 
 class EngineTask(Base):

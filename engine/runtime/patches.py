@@ -22,6 +22,7 @@ from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskIterator, TaskState
+from SpiffWorkflow.workflow import Workflow
 
 # The walk limit; the engine's own depth check fires long before this.
 ITERATION_DEPTH_LIMIT = 10_000_000
@@ -111,6 +112,49 @@ def _check_threshold_unstructured(self: Any, my_task: Task) -> bool:
     return len(waiting_inputs) == 0
 
 
+# -- change tracking ------------------------------------------------------------
+# A workflow that carries a set in CHANGES_ATTR gets the id of every task whose
+# state changed, that gained a child, or that was created or removed, so a step
+# can be persisted by looking at those tasks only (see engine.runtime.state.diff).
+
+CHANGES_ATTR = "_opsflow_changes"
+
+
+def _changes_of(task: Task) -> set[Any] | None:
+    top = getattr(task.workflow, "top_workflow", None)
+    return getattr(top, CHANGES_ATTR, None) if top is not None else None
+
+
+def _tracking(original: Any, *, also_argument: bool = False) -> Any:
+    def wrapper(self: Task, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        changes = _changes_of(self)
+        if changes is not None:
+            changes.add(self.id)
+            if also_argument and args:
+                changes.add(args[0].id)
+        return result
+
+    wrapper.__wrapped__ = original  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _tracking_remove(original: Any) -> Any:
+    def wrapper(self: Any, task_id: Any) -> None:
+        task = self.tasks[task_id]
+        parent_id = task._parent
+        original(self, task_id)
+        top = getattr(self, "top_workflow", None)
+        changes = getattr(top, CHANGES_ATTR, None) if top is not None else None
+        if changes is not None:
+            changes.add(task_id)
+            if parent_id is not None:
+                changes.add(parent_id)
+
+    wrapper.__wrapped__ = original  # type: ignore[attr-defined]
+    return wrapper
+
+
 def apply() -> None:
     """Idempotent: safe to call more than once."""
     if getattr(Task, "_opsflow_patched", False):
@@ -121,6 +165,9 @@ def apply() -> None:
     Task.find_ancestor = _find_ancestor  # type: ignore[method-assign]
     ParallelGateway._check_threshold_unstructured = _check_threshold_unstructured  # type: ignore[method-assign]
     UnstructuredJoin._run_hook = _join_run_hook  # type: ignore[method-assign]
+    Task._set_state = _tracking(Task._set_state)  # type: ignore[method-assign]
+    Task._child_added_notify = _tracking(Task._child_added_notify, also_argument=True)  # type: ignore[method-assign]
+    Workflow._remove_task = _tracking_remove(Workflow._remove_task)  # type: ignore[method-assign]
     Task._opsflow_patched = True  # type: ignore[attr-defined]
 
 

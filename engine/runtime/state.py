@@ -26,8 +26,11 @@ from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_FORMAT
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import EngineError
+
+from .patches import CHANGES_ATTR
 
 # Bump when the layout of headers or task bodies changes, and add an upgrade.
 STATE_VERSION = f"opsflow-1/spiff-{SPIFF_FORMAT}"
@@ -36,6 +39,7 @@ STATE_VERSION = f"opsflow-1/spiff-{SPIFF_FORMAT}"
 UPGRADES: dict[str, Callable[[dict[str, Any], list[dict[str, Any]]], None]] = {}
 
 TOP = ""  # workflow id of the top-level workflow's task rows
+ACTIVE_MASK = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 
 
 class _CachedSpecWorkflowConverter(BpmnWorkflowConverter):
@@ -115,15 +119,23 @@ class StateChanges:
 
 @dataclass
 class Snapshot:
-    """The signatures of the task rows as last written, per task id, and the tree's depth."""
+    """What was last written of a case: per task its signature, workflow and depth.
+
+    Unfinished tasks are re-serialized on every step (their data can change
+    without a state change); finished ones only when the change tracking in
+    `patches` reports them.
+    """
 
     signatures: dict[UUID, Signature] = field(default_factory=dict)
+    workflow_of: dict[UUID, str] = field(default_factory=dict)
     depths: dict[UUID, int] = field(default_factory=dict)
+    unfinished: dict[UUID, str] = field(default_factory=dict)  # id -> last written body
+    subprocesses: set[str] = field(default_factory=set)
     max_depth: int = 0
     deepest_element: str | None = None
 
     def note_depth(self, task: Task) -> None:
-        """Record a new task's depth from its parent's (parents are always created first)."""
+        """Record a task's depth from its parent's."""
         parent_id = task._parent
         if parent_id is None:
             depth = 0
@@ -167,39 +179,109 @@ def build_header(workflow: BpmnWorkflow) -> str:
     return dump_json(header)
 
 
+def track_changes(workflow: BpmnWorkflow, initial: set[UUID] | None = None) -> None:
+    """Start recording changed task ids on this workflow (see patches.CHANGES_ATTR)."""
+    setattr(workflow, CHANGES_ATTR, set(initial or ()))
+
+
+def lookup_task(workflow: BpmnWorkflow, task_id: UUID) -> tuple[Task | None, str]:
+    task = workflow.tasks.get(task_id)
+    if task is not None:
+        return task, TOP
+    for pid, sp in workflow.subprocesses.items():
+        task = sp.tasks.get(task_id)
+        if task is not None:
+            return task, str(pid)
+    return None, ""
+
+
+def _depth_order(tasks: list[Task], snapshot: Snapshot) -> list[Task]:
+    """New tasks with parents before children, so depths and row order follow the tree."""
+    pending = {t.id: t for t in tasks}
+    ordered: list[Task] = []
+    placed: set[UUID] = set()
+
+    def place(task: Task) -> None:
+        chain = []
+        node: Task | None = task
+        while node is not None and node.id in pending and node.id not in placed:
+            chain.append(node)
+            node = node.parent
+        for item in reversed(chain):
+            placed.add(item.id)
+            ordered.append(item)
+
+    for task in tasks:
+        place(task)
+    return ordered
+
+
 def diff(workflow: BpmnWorkflow, snapshot: Snapshot) -> StateChanges:
-    """Compare the workflow with the last written snapshot; update the snapshot in place."""
+    """What changed since the last write, from the tracked task ids; updates the snapshot in place."""
     changes = StateChanges(header=build_header(workflow))
-    seen: set[UUID] = set()
-    old = snapshot.signatures
-    for wf_id, wf in _workflows(workflow):
-        for task_id, task in wf.tasks.items():
-            seen.add(task_id)
-            sig = signature(task)
-            previous = old.get(task_id)
-            if previous == sig:
-                continue
-            row = TaskRow(str(task_id), wf_id, dump_json(REGISTRY.convert(task)))
-            if previous is None:
-                changes.inserts.append(row)
-                snapshot.note_depth(task)
-            else:
-                changes.updates.append(row)
-            old[task_id] = sig
-    for gone in [tid for tid in old if tid not in seen]:
-        changes.deletes.append(str(gone))
-        del old[gone]
-        snapshot.depths.pop(gone, None)
+    tracked: set[UUID] = getattr(workflow, CHANGES_ATTR)
+    setattr(workflow, CHANGES_ATTR, set())
+    # Active tasks can change data without changing state; predicted ones change only through tracked events.
+    candidates = tracked | {tid for tid in snapshot.unfinished if snapshot.signatures[tid][0] & ACTIVE_MASK}
+    current_subprocesses = {str(pid) for pid in workflow.subprocesses}
+    if snapshot.subprocesses - current_subprocesses:
+        gone = snapshot.subprocesses - current_subprocesses
+        candidates |= {tid for tid, wf_id in snapshot.workflow_of.items() if wf_id in gone}
+    snapshot.subprocesses = current_subprocesses
+
+    new_tasks: list[tuple[Task, str]] = []
+    for task_id in candidates:
+        task, wf_id = lookup_task(workflow, task_id)
+        if task is None:
+            if task_id in snapshot.signatures:
+                changes.deletes.append(str(task_id))
+                for known in (snapshot.signatures, snapshot.workflow_of, snapshot.depths, snapshot.unfinished):
+                    known.pop(task_id, None)  # type: ignore[attr-defined]
+            continue
+        previous = snapshot.signatures.get(task_id)
+        sig = signature(task)
+        if previous is None:
+            new_tasks.append((task, wf_id))
+            continue
+        unfinished = bool(task.state & TaskState.NOT_FINISHED_MASK)
+        if previous == sig and not task.state & ACTIVE_MASK:
+            continue
+        body = dump_json(REGISTRY.convert(task))
+        if previous != sig or snapshot.unfinished.get(task_id) != body:
+            changes.updates.append(TaskRow(str(task_id), wf_id, body))
+        snapshot.signatures[task_id] = sig
+        _note_unfinished(snapshot, task, unfinished, body)
+
+    workflow_ids = {t.id: w for t, w in new_tasks}
+    for task in _depth_order([t for t, _ in new_tasks], snapshot):
+        body = dump_json(REGISTRY.convert(task))
+        wf_id = workflow_ids[task.id]
+        changes.inserts.append(TaskRow(str(task.id), wf_id, body))
+        snapshot.signatures[task.id] = signature(task)
+        snapshot.workflow_of[task.id] = wf_id
+        snapshot.note_depth(task)
+        _note_unfinished(snapshot, task, bool(task.state & TaskState.NOT_FINISHED_MASK), body)
     return changes
 
 
+def _note_unfinished(snapshot: Snapshot, task: Task, unfinished: bool, body: str) -> None:
+    if unfinished:
+        snapshot.unfinished[task.id] = body
+    else:
+        snapshot.unfinished.pop(task.id, None)
+
+
 def full_snapshot(workflow: BpmnWorkflow) -> Snapshot:
-    """The snapshot of a freshly restored workflow (every row is as stored)."""
-    snapshot = Snapshot()
-    for _, wf in _workflows(workflow):
-        for task_id, task in wf.tasks.items():
-            snapshot.signatures[task_id] = signature(task)
+    """The snapshot of a freshly restored workflow (every row is as stored); starts change tracking."""
+    snapshot = Snapshot(subprocesses={str(pid) for pid in workflow.subprocesses})
+    for wf_id, wf in _workflows(workflow):
+        for task in _depth_order(list(wf.tasks.values()), snapshot):
+            snapshot.signatures[task.id] = signature(task)
+            snapshot.workflow_of[task.id] = wf_id
             snapshot.note_depth(task)
+            if task.state & TaskState.NOT_FINISHED_MASK:
+                snapshot.unfinished[task.id] = dump_json(REGISTRY.convert(task))
+    track_changes(workflow)
     return snapshot
 
 

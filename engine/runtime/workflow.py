@@ -19,7 +19,7 @@ from engine.sandbox import SandboxedScriptEngine, ScriptLimits, assert_sandboxed
 from . import patches
 from .compiler import CompiledProcess
 from .specs import OpsflowUserTask
-from .state import Snapshot, StateChanges, convert_data, diff
+from .state import Snapshot, StateChanges, convert_data, diff, lookup_task, track_changes
 
 patches.apply()
 
@@ -111,8 +111,8 @@ class WorkflowRuntime:
 
     def new_workflow(self, compiled: CompiledProcess, data: dict[str, Any]) -> BpmnWorkflow:
         workflow = BpmnWorkflow(compiled.spec, compiled.subprocess_specs, script_engine=self.script_engine)
-        start = workflow.task_tree
-        start.data.update(data)
+        track_changes(workflow, set(workflow.tasks))
+        workflow.task_tree.data.update(data)
         return workflow
 
     def advance(self, workflow: BpmnWorkflow) -> None:
@@ -147,26 +147,31 @@ class WorkflowRuntime:
         """Diff against the last write and describe the case after a step."""
         changes = diff(workflow, snapshot)
         outcome = StepOutcome(changes=changes)
-        active: list[str] = []
+        active: set[str] = set()
         pending_data: dict[str, Any] = {}
-        for _, wf in [(None, workflow), *workflow.subprocesses.items()]:
-            for task in wf.tasks.values():
-                state = task.state
-                if state & (TaskState.READY | TaskState.WAITING | TaskState.STARTED):
-                    bpmn_id = task.task_spec.bpmn_id
-                    if bpmn_id is not None:
-                        active.append(bpmn_id)
-                    if state == TaskState.READY and task.task_spec.manual:
-                        tid = str(task.id)
-                        outcome.open_user_task_ids.add(tid)
-                        pending_data.update(task.data)
-                        if tid not in known_open:
-                            outcome.new_user_tasks.append(self._describe_user_task(task, now))
-                    elif state == TaskState.WAITING:
-                        pending_data.update(task.data)
-        outcome.active_elements = sorted(set(active))
+        top_unfinished = False
+        for task_id in snapshot.unfinished:
+            task, wf_id = lookup_task(workflow, task_id)
+            if task is None:
+                continue
+            top_unfinished = top_unfinished or wf_id == ""
+            state = task.state
+            if not state & (TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+                continue
+            if task.task_spec.bpmn_id is not None:
+                active.add(task.task_spec.bpmn_id)
+            if state == TaskState.READY and task.task_spec.manual:
+                tid = str(task.id)
+                outcome.open_user_task_ids.add(tid)
+                pending_data.update(task.data)
+                if tid not in known_open:
+                    outcome.new_user_tasks.append(self._describe_user_task(task, now))
+            elif state == TaskState.WAITING:
+                pending_data.update(task.data)
+        outcome.new_user_tasks.sort(key=lambda t: t.element_id)
+        outcome.active_elements = sorted(active)
         outcome.newly_completed_elements = self._newly_completed(workflow, changes)
-        outcome.completed = workflow.is_completed()
+        outcome.completed = bool(workflow.completed) or (not top_unfinished and workflow.is_completed())
         if outcome.completed:
             outcome.data = convert_data(workflow.data or (workflow.last_task.data if workflow.last_task else {}))
         elif pending_data:
@@ -189,7 +194,7 @@ class WorkflowRuntime:
     def _newly_completed(workflow: BpmnWorkflow, changes: StateChanges) -> list[str]:
         found: list[str] = []
         for row in changes.inserts + changes.updates:
-            task = workflow.get_task_from_id(UUID(row.task_id))
+            task, _ = lookup_task(workflow, UUID(row.task_id))
             if task is not None and task.state == TaskState.COMPLETED and task.task_spec.bpmn_id:
                 found.append(task.task_spec.bpmn_id)
         return found

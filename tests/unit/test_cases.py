@@ -82,7 +82,7 @@ def test_only_candidates_may_complete_and_starter_is_refused_by_separation_of_du
     with pytest.raises(PermissionDenied, match="not offered to you"):
         approval.tasks.complete(task_id, {"decision": "approve"}, DAVE)
     reviewer_alice = ALICE.__class__("alice", groups=frozenset({"reviewers"}), roles=ALICE.roles)
-    with pytest.raises(PermissionDenied, match="separation of duties.*you started this case"):
+    with pytest.raises(PermissionDenied, match=r"separation of duties.*you started this case"):
         approval.tasks.complete(task_id, {"decision": "approve"}, reviewer_alice)
     refused = approval.audit_events(type=AuditType.TASK_REFUSED)
     assert [e.actor for e in refused] == ["alice"]

@@ -1,0 +1,179 @@
+"""Signing in: password checks with throttling, bearer and session tokens, revocation."""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from engine.audit import AuditLog
+from engine.db.session import Database
+from engine.db.types import utcnow
+from engine.errors import AuthenticationFailed, NotFound, PermissionDenied
+from engine.settings import Settings
+from engine.views import Actor, AuditType, Role
+
+from .credentials import Passwords, new_token, token_digest
+from .errors import LoginThrottled
+from .models import ApiToken, LoginFailure, User
+from .rows import actor_of, find_user, load_view
+from .views import IssuedToken, Principal, TokenView
+
+log = logging.getLogger(__name__)
+KINDS = ("bearer", "session")
+BAD_CREDENTIALS = "wrong username or password"
+
+
+class Authenticator:
+    db: Database
+    audit: AuditLog
+    settings: Settings
+    passwords: Passwords
+
+    def login(self, username: str, password: str, address: str, *, kind: str = "bearer") -> IssuedToken:
+        """Check a password and issue a token. Raises LoginThrottled, AuthenticationFailed (both audited)."""
+        assert kind in KINDS
+        address = (address or "unknown")[:64]
+        now = utcnow()
+        with self.db.reading() as session:
+            retry_after = self._retry_after(session, username, address, now)
+            user = find_user(session, username) if retry_after is None else None
+            stored = user.password_hash if user is not None else None
+        if retry_after is not None:
+            self._record_failure(username, address, "throttled", count=False)
+            raise LoginThrottled(f"too many failed sign-ins; try again in {retry_after} seconds", retry_after)
+        ok = self.passwords.verify(stored, password)  # outside any transaction: argon2 is slow on purpose
+        if not ok or user is None or not user.active:
+            self._record_failure(username, address, "inactive" if ok else "bad_credentials")
+            raise AuthenticationFailed(BAD_CREDENTIALS)
+        rehash = self.passwords.hash(password) if stored and self.passwords.needs_rehash(stored) else None
+        return self._issue(user.id, username, kind, now, rehash)
+
+    def _issue(self, user_id: int, username: str, kind: str, now: datetime, rehash: str | None) -> IssuedToken:
+        token = new_token()
+        expires = now + timedelta(hours=self.settings.token_ttl_hours)
+        with self.db.transaction() as session:
+            row = ApiToken(
+                token_hash=token_digest(token),
+                user_id=user_id,
+                kind=kind,
+                created_at=now,
+                expires_at=expires,
+                revoked_at=None,
+                revoked_by=None,
+            )
+            session.add(row)
+            session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+            if rehash:
+                session.execute(update(User).where(User.id == user_id).values(password_hash=rehash))
+            session.flush()
+            self.audit.record(
+                session,
+                AuditType.TOKEN_CREATED,
+                actor=username,
+                data={"token_id": row.id, "kind": kind, "expires_at": expires.isoformat()},
+            )
+            return IssuedToken(row.id, token, kind, username, expires)
+
+    def _retry_after(self, session: Session, username: str, address: str, now: datetime) -> int | None:
+        """Seconds until the oldest counted failure leaves the window, if the user or the address is over limit."""
+        window = timedelta(seconds=self.settings.login_window_seconds)
+        limit = self.settings.login_max_failures
+        waits = []
+        for column, value in ((LoginFailure.username, username), (LoginFailure.address, address)):
+            recent = select(LoginFailure.occurred_at).where(column == value, LoginFailure.occurred_at > now - window)
+            count = session.execute(select(func.count()).select_from(recent.subquery())).scalar_one()
+            if count >= limit:
+                # the failure whose expiry brings the count back under the limit
+                edge = session.execute(
+                    recent.order_by(LoginFailure.occurred_at.desc()).offset(limit - 1).limit(1)
+                ).scalar_one()
+                waits.append(max(1, math.ceil((edge + window - now).total_seconds())))
+        return max(waits) if waits else None
+
+    def _record_failure(self, username: str, address: str, reason: str, *, count: bool = True) -> None:
+        log.info("sign-in refused (%s) for %r from %s", reason, username, address)
+        with self.db.transaction() as session:
+            if count:
+                session.add(LoginFailure(username=username[:200], address=address, occurred_at=utcnow()))
+            self.audit.record(
+                session,
+                AuditType.LOGIN_FAILED,
+                actor=None,
+                data={"username": username[:200], "address": address, "reason": reason},
+            )
+
+    def authenticate(self, token: str, *, kind: str = "bearer") -> Principal:
+        """The caller a token proves. Raises AuthenticationFailed (unknown, expired, revoked, inactive user)."""
+        now = utcnow()
+        with self.db.reading() as session:
+            row = session.execute(
+                select(ApiToken, User)
+                .join(User, User.id == ApiToken.user_id)
+                .where(ApiToken.token_hash == token_digest(token), ApiToken.kind == kind)
+            ).first()
+            if row is None:
+                raise AuthenticationFailed("the token is not valid")
+            cred, user = row
+            if cred.revoked_at is not None:
+                raise AuthenticationFailed("the token was revoked")
+            if cred.expires_at <= now:
+                raise AuthenticationFailed("the token has expired")
+            if not user.active:
+                raise AuthenticationFailed("the account is deactivated")
+            view = load_view(session, user)
+            return Principal(actor_of(view), view, cred.id, kind)
+
+    def actor_for(self, username: str) -> Actor:
+        with self.db.reading() as session:
+            user = find_user(session, username)
+            if user is None:
+                raise NotFound(f"no user {username!r}")
+            return actor_of(load_view(session, user))
+
+    def revoke_token(self, token_id: int, actor: Actor) -> TokenView:
+        """Revoke one token: its owner or an admin. Raises NotFound, PermissionDenied."""
+        with self.db.transaction() as session:
+            row = session.execute(
+                select(ApiToken, User.username).join(User, User.id == ApiToken.user_id).where(ApiToken.id == token_id)
+            ).first()
+            if row is None:
+                raise NotFound(f"no token {token_id}")
+            cred, owner = row
+            if owner != actor.username and not actor.has_role(Role.ADMIN):
+                raise PermissionDenied("only the token's owner or an admin may revoke it")
+            if cred.revoked_at is None:
+                cred.revoked_at, cred.revoked_by = utcnow(), actor.username
+                self.audit.record(
+                    session,
+                    AuditType.TOKEN_REVOKED,
+                    actor=actor.username,
+                    data={"token_id": cred.id, "kind": cred.kind, "username": owner},
+                )
+            return TokenView(cred.id, owner, cred.kind, cred.created_at, cred.expires_at, cred.revoked_at)
+
+    def revoke_all(self, session: Session, user_id: int, by: str) -> int:
+        """Inside a caller's unit of work: revoke every live token of a user."""
+        result = session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow(), revoked_by=by)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def list_tokens(self, actor: Actor, username: str | None = None) -> list[TokenView]:
+        """Live and past tokens of a user (yourself; any user for admins), newest first."""
+        username = username or actor.username
+        if username != actor.username and not actor.has_role(Role.ADMIN):
+            raise PermissionDenied("only admins may list other people's tokens")
+        with self.db.reading() as session:
+            rows = session.execute(
+                select(ApiToken)
+                .join(User, User.id == ApiToken.user_id)
+                .where(User.username == username)
+                .order_by(ApiToken.id.desc())
+            ).scalars()
+            return [TokenView(r.id, username, r.kind, r.created_at, r.expires_at, r.revoked_at) for r in rows]

@@ -1,0 +1,167 @@
+"""The hot tables, read and written through `FastSQL` (see engine/db/fast.py for why)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from .db.fast import FastSQL
+from .errors import Conflict, NotFound
+
+CASE_JSON = ("data", "completed_elements", "active_elements")
+CASE_TIMES = ("started_at", "ended_at", "updated_at")
+TASK_JSON = ("candidate_users", "candidate_groups", "properties", "submitted_data")
+TASK_TIMES = ("due_at", "created_at", "claimed_at", "completed_at")
+TASK_COLUMNS = (
+    "id",
+    "instance_id",
+    "definition_id",
+    "process_key",
+    "business_key",
+    "element_id",
+    "name",
+    "form_key",
+    "lane",
+    "assignee",
+    "candidate_users",
+    "candidate_groups",
+    "properties",
+    "priority",
+    "due_at",
+    "created_at",
+    "state",
+    "claimed_at",
+    "completed_by",
+    "completed_at",
+    "submitted_data",
+)
+
+
+class Row(dict[str, Any]):
+    """A fetched row with attribute access (`row.state`)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError as exc:
+            raise AttributeError(name) from exc
+
+
+@dataclass
+class CaseRecord:
+    """One process_instance row."""
+
+    id: str
+    definition_id: int
+    process_key: str
+    business_key: str | None
+    state: str
+    started_by: str
+    started_at: datetime
+    ended_at: datetime | None
+    updated_at: datetime
+    version: int
+    data: Any
+    completed_elements: list[str]
+    active_elements: list[str]
+    engine_header: str
+    next_task_seq: int
+
+    def values(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+CASE_COLUMNS = tuple(f.name for f in fields(CaseRecord))
+_CASE_SELECT = f"SELECT {', '.join(CASE_COLUMNS)} FROM process_instance WHERE id = :id"
+_CASE_INSERT = (
+    f"INSERT INTO process_instance ({', '.join(CASE_COLUMNS)}) VALUES ({', '.join(':' + c for c in CASE_COLUMNS)})"
+)
+_CASE_UPDATE = (
+    "UPDATE process_instance SET "
+    + ", ".join(f"{c} = :{c}" for c in CASE_COLUMNS if c not in ("id", "version"))
+    + ", version = :new_version WHERE id = :id AND version = :version"
+)
+_TASK_SELECT = f"SELECT {', '.join(TASK_COLUMNS)} FROM human_task"
+_TASK_INSERT = f"INSERT INTO human_task ({', '.join(TASK_COLUMNS)}) VALUES ({', '.join(':' + c for c in TASK_COLUMNS)})"
+
+
+def _case_params(fast: FastSQL, record: CaseRecord) -> dict[str, Any]:
+    params = record.values()
+    for name in CASE_JSON:
+        params[name] = fast.json(params[name])
+    for name in CASE_TIMES:
+        params[name] = fast.ts(params[name])
+    return params
+
+
+def read_case(fast: FastSQL, session: Session, instance_id: str, *, lock: bool = False) -> CaseRecord:
+    """The case row; `lock` takes the row lock (FOR UPDATE on PostgreSQL) for a write. Raises NotFound."""
+    sql = _CASE_SELECT + (" FOR UPDATE" if lock and not fast.is_sqlite else "")
+    rows = fast.fetch(session, sql, {"id": instance_id})
+    if not rows:
+        raise NotFound(f"case {instance_id} does not exist")
+    row = rows[0]
+    for name in CASE_JSON:
+        row[name] = fast.load_json(row[name])
+    for name in CASE_TIMES:
+        row[name] = fast.load_ts(row[name])
+    return CaseRecord(**row)
+
+
+def insert_case(fast: FastSQL, session: Session, record: CaseRecord) -> None:
+    fast.execute(session, _CASE_INSERT, _case_params(fast, record))
+
+
+def write_case(fast: FastSQL, session: Session, record: CaseRecord) -> None:
+    """Write the record if its stored version is still the one read; bumps the version. Raises Conflict."""
+    params = _case_params(fast, record)
+    params["new_version"] = record.version + 1
+    if fast.execute(session, _CASE_UPDATE, params) != 1:
+        raise Conflict(f"case {record.id} was changed by someone else; reload and try again")
+    record.version += 1
+
+
+def _task_row(fast: FastSQL, raw: dict[str, Any]) -> Row:
+    for name in TASK_JSON:
+        raw[name] = fast.load_json(raw[name])
+    for name in TASK_TIMES:
+        raw[name] = fast.load_ts(raw[name])
+    return Row(raw)
+
+
+def read_task(fast: FastSQL, session: Session, task_id: str, *, lock: bool = False) -> Row:
+    """A human_task row. Raises NotFound."""
+    sql = _TASK_SELECT + " WHERE id = :id" + (" FOR UPDATE" if lock and not fast.is_sqlite else "")
+    rows = fast.fetch(session, sql, {"id": task_id})
+    if not rows:
+        raise NotFound(f"task {task_id} does not exist")
+    return _task_row(fast, rows[0])
+
+
+def open_tasks(fast: FastSQL, session: Session, instance_id: str) -> list[Row]:
+    rows = fast.fetch(
+        session,
+        _TASK_SELECT + " WHERE instance_id = :id AND state IN ('open', 'claimed') ORDER BY created_at, element_id",
+        {"id": instance_id},
+    )
+    return [_task_row(fast, r) for r in rows]
+
+
+def write_task(fast: FastSQL, session: Session, task_id: str, **values: Any) -> None:
+    params = {}
+    for name, value in values.items():
+        params[name] = fast.json(value) if name in TASK_JSON else fast.ts(value) if name in TASK_TIMES else value
+    assignments = ", ".join(f"{name} = :{name}" for name in values)
+    fast.execute(session, f"UPDATE human_task SET {assignments} WHERE id = :task_id", {**params, "task_id": task_id})
+
+
+def insert_tasks(fast: FastSQL, session: Session, rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        for name in TASK_JSON:
+            row[name] = fast.json(row[name])
+        for name in TASK_TIMES:
+            row[name] = fast.ts(row[name])
+    fast.execute_many(session, _TASK_INSERT, rows)
