@@ -197,6 +197,12 @@ class Directory:
         with self.db.reading() as session:
             return load_view(session, require_user(session, username))
 
+    def get_user_as(self, username: str, actor: Actor) -> UserView:
+        """A user, for admins or the user themselves. Raises PermissionDenied, NotFound."""
+        if username != actor.username:
+            _require_admin(actor, "reading other users")
+        return self.get_user(username)
+
     def list_users(self, actor: Actor, *, q: str | None = None, page: int = 1, per_page: int = 50) -> Page[UserView]:
         _require_admin(actor, "listing users")
         with self.db.reading() as session:

@@ -88,6 +88,24 @@ def restore_data(value: Any) -> Any:
 Signature = tuple[int, float, int, bool, int, int]
 
 
+def task_body(task: Task) -> str:
+    """A task's row body: what SimpleTaskConverter.to_dict produces, built directly (this runs on every step)."""
+    internal = task.internal_data
+    data = task.data
+    return dump_json({
+        "typename": "Task",
+        "id": str(task.id),
+        "parent": str(task._parent) if task._parent is not None else None,
+        "children": [str(child) for child in task._children],
+        "last_state_change": task.last_state_change,
+        "state": task.state,
+        "task_spec": task.task_spec.name,
+        "triggered": task.triggered,
+        "internal_data": REGISTRY.convert(internal) if internal else {},
+        "data": REGISTRY.convert(REGISTRY.clean(data)) if data else {},
+    })
+
+
 def signature(task: Task) -> Signature:
     """What must change for a task's serialized body to change."""
     return (
@@ -246,7 +264,7 @@ def diff(workflow: BpmnWorkflow, snapshot: Snapshot) -> StateChanges:
         unfinished = bool(task.state & TaskState.NOT_FINISHED_MASK)
         if previous == sig and not task.state & ACTIVE_MASK:
             continue
-        body = dump_json(REGISTRY.convert(task))
+        body = task_body(task)
         if previous != sig or snapshot.unfinished.get(task_id) != body:
             changes.updates.append(TaskRow(str(task_id), wf_id, body))
         snapshot.signatures[task_id] = sig
@@ -254,7 +272,7 @@ def diff(workflow: BpmnWorkflow, snapshot: Snapshot) -> StateChanges:
 
     workflow_ids = {t.id: w for t, w in new_tasks}
     for task in _depth_order([t for t, _ in new_tasks], snapshot):
-        body = dump_json(REGISTRY.convert(task))
+        body = task_body(task)
         wf_id = workflow_ids[task.id]
         changes.inserts.append(TaskRow(str(task.id), wf_id, body))
         snapshot.signatures[task.id] = signature(task)
@@ -280,7 +298,7 @@ def full_snapshot(workflow: BpmnWorkflow) -> Snapshot:
             snapshot.workflow_of[task.id] = wf_id
             snapshot.note_depth(task)
             if task.state & TaskState.NOT_FINISHED_MASK:
-                snapshot.unfinished[task.id] = dump_json(REGISTRY.convert(task))
+                snapshot.unfinished[task.id] = task_body(task)
     track_changes(workflow)
     return snapshot
 
