@@ -10,9 +10,37 @@ PROCESSES = os.path.join(ROOT, 'processes')
 FORMS = os.path.join(ROOT, 'forms')
 
 
+def pytest_generate_tests(metafunc):
+    """Every scenario runs on plain SpiffWorkflow and through the engine's services.
+
+    Scenarios that fire timers (`@pytest.mark.memory_only`) need the background worker of the timers
+    issue and run on the in-memory driver only until then.
+    """
+    if 'driver' in metafunc.fixturenames:
+        kinds = ['memory'] if metafunc.definition.get_closest_marker('memory_only') else ['memory', 'engine']
+        metafunc.parametrize('driver', kinds, indirect=True)
+
+
 @pytest.fixture(scope='session')
-def driver():
+def memory_driver():
     return InMemoryDriver(PROCESSES, FORMS)
+
+
+@pytest.fixture(scope='session')
+def engine_driver(tmp_path_factory):
+    from pathlib import Path
+
+    from tests.processes.engine_driver import EngineDriver
+
+    db = tmp_path_factory.mktemp('engine-driver') / 'opsflow.db'
+    driver = EngineDriver(Path(PROCESSES), Path(FORMS), f'sqlite:///{db}')
+    yield driver
+    driver.close()
+
+
+@pytest.fixture
+def driver(request):
+    return request.getfixturevalue('memory_driver' if request.param == 'memory' else 'engine_driver')
 
 
 def load_form(key):

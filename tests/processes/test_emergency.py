@@ -3,6 +3,7 @@
 import os
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from lxml import etree
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
@@ -66,6 +67,7 @@ def test_drill_timer_is_a_quarterly_repeating_cycle_spiffworkflow_accepts():
     assert start > datetime.now(UTC) + timedelta(days=88)
 
 
+@pytest.mark.memory_only
 def test_drill_plan_is_revised_approved_conducted_reviewed_and_the_plan_updated(driver):
     case = driver.start('emergency_drill', {}, user='scheduler')
     assert open_ids(case) == []  # waits for the quarterly timer
@@ -85,6 +87,7 @@ def test_drill_plan_is_revised_approved_conducted_reviewed_and_the_plan_updated(
     assert case.data['updated_plan_version'] == 'EP-SEC v2' and case.data['drill_scenario'] == 'EP-SEC'
 
 
+@pytest.mark.memory_only
 def test_drill_without_plan_changes(driver):
     case = driver.start('emergency_drill', {}, user='scheduler')
     case.fire_timer('drill_due')
