@@ -89,7 +89,8 @@ class CaseStore:
         self.cache = cache
         self.verify_writes = verify_writes
 
-    def compiled_for(self, session: Session, definition: ProcessDefinition) -> CompiledProcess:
+    def compiled_for(self, session: Session, definition: Any) -> CompiledProcess:
+        """The compiled process of a definition row (anything with key, version and content_hash)."""
         compiled = self.specs.get(definition.content_hash, definition.key)
         if compiled is None:
             source = session.get(DefinitionSource, definition.content_hash)

@@ -14,11 +14,10 @@ from .cases import CaseStore, LiveCase
 from .db.models import ProcessDefinition, ProcessInstance
 from .db.session import Database
 from .db.types import utcnow
-from .definitions import latest
 from .errors import Conflict, EngineError, NotFound, PermissionDenied, ScriptError
 from .forms import FormService
 from .presenters import instance_view
-from .records import CaseRecord, read_case, write_case
+from .records import CaseRecord, latest_definition, read_case, write_case
 from .runtime.workflow import ReadyUserTask
 from .steps import StepContext, StepRunner
 from .views import Actor, AuditType, InstanceState, InstanceView, Page, Role
@@ -79,7 +78,7 @@ class InstanceService:
         definition_id: int | None = None
         try:
             with self.db.transaction() as session:
-                definition = latest(session, key)
+                definition = latest_definition(self.db.fast, session, key)
                 if definition is None:
                     raise NotFound(f"no process definition with key {key!r}")
                 definition_id = definition.id

@@ -165,3 +165,14 @@ def insert_tasks(fast: FastSQL, session: Session, rows: list[dict[str, Any]]) ->
         for name in TASK_TIMES:
             row[name] = fast.ts(row[name])
     fast.execute_many(session, _TASK_INSERT, rows)
+
+
+def latest_definition(fast: FastSQL, session: Session, key: str) -> Row | None:
+    """The newest deployed version of a process key (id, key, version, name, content_hash, start_form_key)."""
+    rows = fast.fetch(
+        session,
+        "SELECT id, key, version, name, content_hash, start_form_key FROM process_definition "
+        "WHERE key = :key ORDER BY version DESC LIMIT 1",
+        {"key": key},
+    )
+    return Row(rows[0]) if rows else None
