@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+import engine.identity.models  # noqa: F401 - registers the identity tables on Base.metadata
 from engine.db.models import Base
 
 config = context.config

@@ -1,0 +1,12 @@
+"""One blueprint per area."""
+
+from __future__ import annotations
+
+from flask_smorest import Api
+
+from . import audit, auth, definitions, instances, tasks, users
+
+
+def register(api: Api) -> None:
+    for module in (auth, definitions, instances, tasks, audit, users):
+        api.register_blueprint(module.blp)

@@ -1,0 +1,1 @@
+"""Marshmallow schemas: one schema drives validation, serialization and the OpenAPI document."""

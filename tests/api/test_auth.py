@@ -1,0 +1,162 @@
+"""Signing in: bearer tokens, session cookies with CSRF, throttling, expiry and revocation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import select
+
+from api import create_app
+from engine.identity.models import ApiToken
+from engine.views import AuditType
+from tests.api.conftest import PASSWORD, Client, assert_problem, cheap_passwords, engine_of, identity_of
+
+
+def test_token_is_issued_once_and_stored_only_as_a_hash(app: Flask, api: Client) -> None:
+    response = api.post("/api/auth/tokens", json={"username": "alice", "password": PASSWORD})
+    assert response.status_code == 201
+    token = response.json["token"]
+    assert len(token) > 40 and response.json["expires_at"].endswith("+00:00")
+    with engine_of(app).db.reading() as session:
+        stored = list(session.execute(select(ApiToken.token_hash)).scalars())
+    assert token not in stored and all(len(h) == 64 for h in stored)
+    me = api.client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200
+    assert me.json == {"username": "alice", "display_name": {}, "groups": ["requesters"], "roles": ["staff"],
+                       "language": "zh", "auth": "bearer"}
+
+
+def test_every_endpoint_but_sign_in_needs_credentials(api: Client) -> None:
+    for method, path in [("GET", "/api/process-definitions"), ("GET", "/api/tasks"), ("GET", "/api/me"),
+                         ("POST", "/api/process-definitions/approval/instances"), ("GET", "/api/audit/events"),
+                         ("GET", "/api/users"), ("GET", "/api/groups"), ("POST", "/api/tasks/x/complete")]:
+        body = assert_problem(api.request(method, path), 401, "unauthenticated")
+        assert "sign in" in body["detail"]
+
+
+def test_bad_credentials_are_401_with_www_authenticate(api: Client) -> None:
+    response = api.get("/api/me", headers={"Authorization": "Bearer nonsense"})
+    assert_problem(response, 401)
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="opsflow", error="invalid_token"'
+    assert_problem(api.get("/api/me", headers={"Authorization": "Basic YTpi"}), 401)
+    assert_problem(api.post("/api/auth/tokens", json={"username": "alice", "password": "wrong"}), 401)
+    assert_problem(api.post("/api/auth/tokens", json={"username": "nobody", "password": "wrong"}), 401)
+
+
+def test_failed_logins_are_audited_and_throttled_per_user(app: Flask, api: Client) -> None:
+    for _ in range(3):  # login_max_failures=3 in the test settings
+        assert_problem(api.post("/api/auth/tokens", json={"username": "bob", "password": "nope"}), 401)
+    refused = api.post("/api/auth/tokens", json={"username": "bob", "password": PASSWORD})
+    body = assert_problem(refused, 429, "too-many-attempts")
+    assert 0 < int(refused.headers["Retry-After"]) <= 600 and body["retry_after"] == int(refused.headers["Retry-After"])
+    events = engine_of(app).audit_events(type=AuditType.LOGIN_FAILED)
+    assert [e.data["reason"] for e in events] == ["bad_credentials"] * 3 + ["throttled"]
+    assert all(e.data["username"] == "bob" and "password" not in e.data for e in events)
+    # other users are not affected... but from another address only, since the address is also counted
+    other = api.client.post("/api/auth/tokens", json={"username": "carol", "password": PASSWORD},
+                            environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert other.status_code == 201
+
+
+def test_failed_logins_are_throttled_per_address(api: Client) -> None:
+    for name in ("x1", "x2", "x3"):
+        api.client.post("/api/auth/tokens", json={"username": name, "password": "nope"},
+                        environ_base={"REMOTE_ADDR": "10.1.1.1"})
+    blocked = api.client.post("/api/auth/tokens", json={"username": "dave", "password": PASSWORD},
+                              environ_base={"REMOTE_ADDR": "10.1.1.1"})
+    assert_problem(blocked, 429)
+    elsewhere = api.client.post("/api/auth/tokens", json={"username": "dave", "password": PASSWORD},
+                                environ_base={"REMOTE_ADDR": "10.2.2.2"})
+    assert elsewhere.status_code == 201
+
+
+def test_revoked_token_stops_working(api: Client) -> None:
+    headers = api.headers("alice")
+    assert api.client.delete("/api/auth/tokens/current", headers=headers).status_code == 204
+    body = assert_problem(api.client.get("/api/me", headers=headers), 401)
+    assert "revoked" in body["detail"]
+
+
+def test_admin_revokes_someone_elses_token_and_others_may_not(app: Flask, api: Client) -> None:
+    api.token("bob")
+    (mine,) = [t for t in api.get("/api/auth/tokens", "bob").json if t["revoked_at"] is None]
+    assert_problem(api.get("/api/auth/tokens?username=bob", "alice"), 403)
+    assert_problem(api.delete(f"/api/auth/tokens/{mine['id']}", "alice"), 403)
+    revoked = api.delete(f"/api/auth/tokens/{mine['id']}", "adam")
+    assert revoked.status_code == 200 and revoked.json["revoked_at"]
+    assert_problem(api.get("/api/me", "bob"), 401)
+    assert_problem(api.delete("/api/auth/tokens/999999", "adam"), 404)
+    assert engine_of(app).audit_events(type=AuditType.TOKEN_REVOKED)[-1].actor == "adam"
+
+
+def test_tokens_expire(settings, engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    app = create_app(replace(settings, token_ttl_hours=0), engine, passwords=cheap_passwords())
+    identity_of(app).create_user("eve", PASSWORD)
+    client = app.test_client()
+    token = client.post("/api/auth/tokens", json={"username": "eve", "password": PASSWORD}).json["token"]
+    body = assert_problem(client.get("/api/me", headers={"Authorization": f"Bearer {token}"}), 401)
+    assert "expired" in body["detail"]
+
+
+def test_deactivated_user_is_signed_out_everywhere(api: Client) -> None:
+    headers = api.headers("dave")
+    assert api.patch("/api/users/dave", "adam", json={"active": False}).status_code == 200
+    assert_problem(api.client.get("/api/me", headers=headers), 401)
+    assert_problem(api.post("/api/auth/tokens", json={"username": "dave", "password": PASSWORD}), 401)
+
+
+def test_session_cookie_login_and_csrf_for_writes(approval: Client) -> None:
+    client = approval.client
+    response = client.post("/api/auth/login", json={"username": "alice", "password": PASSWORD})
+    assert response.status_code == 200
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "opsflow_session=" in cookie
+    csrf = response.json["csrf_token"]
+    assert client.get("/api/me").json["auth"] == "session"
+    body = {"data": {"title": "New laptop", "amount": 10}}
+    refused = client.post("/api/process-definitions/approval/instances", json=body)
+    assert_problem(refused, 403, "csrf-failed")
+    wrong = client.post("/api/process-definitions/approval/instances", json=body, headers={"X-CSRF-Token": "x"})
+    assert_problem(wrong, 403, "csrf-failed")
+    assert client.get("/api/auth/csrf").json["csrf_token"] == csrf
+    ok = client.post("/api/process-definitions/approval/instances", json=body, headers={"X-CSRF-Token": csrf})
+    assert ok.status_code == 201
+    assert client.get("/api/process-instances").json["total"] == 1
+    # the bearer client needs no CSRF token
+    assert approval.post("/api/process-definitions/approval/instances", "alice", json=body).status_code == 201
+    out = client.post("/api/auth/logout", headers={"X-CSRF-Token": csrf})
+    assert out.status_code == 204
+    assert_problem(client.get("/api/me"), 401)
+
+
+def test_secure_cookie_follows_settings(settings, engine) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    app = create_app(replace(settings, session_cookie_secure=True), engine, passwords=cheap_passwords())
+    identity_of(app).create_user("sam", PASSWORD)
+    response = app.test_client().post("/api/auth/login", json={"username": "sam", "password": PASSWORD})
+    assert "Secure" in response.headers["Set-Cookie"]
+
+
+def test_me_language_follows_accept_language(api: Client) -> None:
+    assert api.get("/api/me", "alice", headers={"Accept-Language": "en-US,en;q=0.9"}).json["language"] == "en"
+    assert api.get("/api/me", "alice", headers={"Accept-Language": "zh-CN"}).json["language"] == "zh"
+
+
+def test_every_documented_operation_except_sign_in_answers_401_without_credentials(api: Client) -> None:
+    spec = api.get("/api/openapi.json").json
+    checked = 0
+    for path, operations in spec["paths"].items():
+        concrete = path.replace("{token_id}", "1").replace("{", "").replace("}", "")
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            if operation.get("security") == []:
+                assert path in ("/api/auth/login", "/api/auth/tokens") and method == "post"
+                continue
+            assert_problem(api.request(method.upper(), concrete), 401, "unauthenticated")
+            checked += 1
+    assert checked >= 28

@@ -1,0 +1,103 @@
+"""The identity service without Flask, migration 0002 up and down, and run.py's commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect, select
+
+from engine.core import Engine
+from engine.db.migrate import downgrade, upgrade
+from engine.errors import AuthenticationFailed, Conflict, PermissionDenied
+from engine.identity import IdentityService
+from engine.identity.models import User
+from engine.settings import Settings
+from engine.views import Actor, AuditType
+from tests.api.conftest import cheap_passwords
+
+ROOT = Path(__file__).resolve().parents[2]
+ORG_CHART = ROOT / "processes" / "org_chart.json"
+
+
+@pytest.fixture
+def identity(engine: Engine, settings: Settings) -> IdentityService:
+    return IdentityService(engine.db, engine.audit, settings, passwords=cheap_passwords())
+
+
+def test_org_chart_loads_idempotently_and_demo_users_get_staff(identity: IdentityService, engine: Engine) -> None:
+    first = identity.load_org_chart(ORG_CHART)
+    assert "ops_service" in first.groups_created and {"manager", "leader"} <= set(first.roles_added)
+    again = identity.load_org_chart(ORG_CHART)
+    assert (again.groups_created, again.groups_updated, again.roles_added) == ([], [], [])
+    assert len(engine.audit_events(type=AuditType.GROUP_CHANGED)) == 1
+    groups = {g.key: g for g in identity.list_groups()}
+    assert groups["service_desk"].parent == "ops_service" and groups["service_desk"].name["zh"] == "服务台"
+    demo = {u.username: u for u in identity.demo_users(ORG_CHART)}
+    assert demo["desk1"].roles == ["staff"] and demo["owner1"].roles == ["process_owner"]
+    assert demo["deputy1"].groups == ["deputy_gm", "emergency_group"]
+
+
+def test_passwords_are_argon2_hashed_and_users_unique(identity: IdentityService, engine: Engine) -> None:
+    identity.create_user("zoe", "a-long-password")
+    with engine.db.reading() as session:
+        stored = session.execute(select(User.password_hash).where(User.username == "zoe")).scalar_one()
+    assert stored.startswith("$argon2id$") and "a-long-password" not in stored
+    with pytest.raises(Conflict):
+        identity.create_user("zoe", "another-password")
+    with pytest.raises(PermissionDenied):
+        identity.create_user("yan", "a-long-password", actor=Actor("zoe"))
+    issued = identity.login("zoe", "a-long-password", "127.0.0.1")
+    assert identity.authenticate(issued.token).actor == Actor("zoe")
+    with pytest.raises(AuthenticationFailed):
+        identity.authenticate(issued.token, kind="session")  # a bearer token is not a session
+
+
+def test_migration_0002_upgrades_and_downgrades(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url)
+    tables = set(inspect(create_engine(url)).get_table_names())
+    assert {"app_user", "user_group", "role", "user_group_member", "user_role", "api_token",
+            "login_failure"} <= tables
+    downgrade(url, "0001")
+    tables = set(inspect(create_engine(url)).get_table_names())
+    assert "app_user" not in tables and "process_instance" in tables
+    upgrade(url)
+
+
+def test_run_py_init_create_user_deploy_and_audit_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    import run
+
+    monkeypatch.setenv("OPSFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    assert run.main(["init"]) == 0
+    out = capsys.readouterr().out
+    assert "Demo users created" in out and "desk1" in out and "service_request" in out
+    assert run.main(["init"]) == 0
+    assert "already exist" in capsys.readouterr().out
+    assert run.main(["create-user", "--username", "kim", "--password", "long-enough-1",
+                     "--groups", "service_desk", "--roles", "staff"]) == 0
+    assert run.main(["create-user", "--username", "kim", "--password", "long-enough-1"]) == 1
+    assert run.main(["audit-verify"]) == 0
+    assert "OK" in capsys.readouterr().out
+    engine = create_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM audit_event WHERE id = 2")
+    assert run.main(["audit-verify"]) == 1
+    assert "BROKEN" in capsys.readouterr().out
+
+
+def test_run_py_deploy_reports_invalid_bundles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import run
+
+    monkeypatch.setenv("OPSFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("OPSFLOW_FORMS_DIR", str(ROOT / "tests" / "fixtures" / "forms"))
+    upgrade(f"sqlite:///{tmp_path / 'cli.db'}")
+    assert run.main(["deploy", str(ROOT / "tests" / "fixtures" / "bpmn" / "approval.bpmn")]) == 0
+    assert "approval" in capsys.readouterr().out
+    bad = tmp_path / "bad.bpmn"
+    bad.write_text("<not xml", "utf-8")
+    assert run.main(["deploy", str(bad)]) == 1
+    assert "error:" in capsys.readouterr().err
+    assert run.main(["deploy", str(tmp_path / "missing.bpmn")]) == 2
