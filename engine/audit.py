@@ -41,9 +41,9 @@ _HASHED = ("id", "type", "actor", "instance_id", "task_id", "definition_id", "pr
 
 def _canonical(event: Any) -> bytes:
     """The hashed content of an event (a stored row or a pending dict)."""
-    get = event.get if isinstance(event, dict) else event.__getattribute__
-    payload = {name: get(name) for name in _HASHED}
-    payload["occurred_at"] = get("occurred_at").isoformat()
+    fields: dict[str, Any] = event if isinstance(event, dict) else {n: getattr(event, n) for n in (*_HASHED, "occurred_at")}
+    payload = {name: fields[name] for name in _HASHED}
+    payload["occurred_at"] = fields["occurred_at"].isoformat()
     return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -268,7 +268,7 @@ class WorkflowRuntime:
         def __enter__(self) -> None:
             return None
 
-        def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
             if exc is None or isinstance(exc, OpsflowError) or not isinstance(exc, Exception):
                 return False  # ours already (the sandbox raises ScriptError), or not an error to translate
             script_error = script_error_from(exc)
