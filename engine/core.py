@@ -16,6 +16,7 @@ from .sandbox import ScriptLimits
 from .settings import Settings
 from .steps import StepRunner
 from .tasks import TaskService
+from .trail import AuditTrailService
 from .views import AuditEventView, VerifyResult
 
 _DEFAULT = object()
@@ -48,6 +49,7 @@ class Engine:
         self.instances = InstanceService(self.db, self.store, self.steps, self.audit, self.forms)
         self.tasks = TaskService(self.db, self.steps, self.audit, self.instances, self.forms)
         self.inbox = InboxService(self.db)
+        self.trail = AuditTrailService(self.db, self.audit)
 
     def migrate(self) -> None:
         """Bring the database schema to the newest migration."""

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator, full_tag
-from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, UserTaskParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -148,6 +147,14 @@ def problem_from_spiff(exc: SpiffWorkflowException, default_file: str | None = N
     )
 
 
+def _element_at_line(root: etree._Element, line: int) -> str | None:
+    """The id of the element that starts on `line` (XSD errors give only a line)."""
+    for node in root.iter():
+        if node.sourceline == line and node.get("id"):
+            return str(node.get("id"))
+    return None
+
+
 def build_parser(sources: list[SourceFile]) -> OpsflowParser:
     """Validate and load every file of a bundle into one parser; raise InvalidModel on any problem."""
     problems: list[ModelProblem] = []
@@ -168,10 +175,11 @@ def build_parser(sources: list[SourceFile]) -> OpsflowParser:
                 parser.add_dmn_xml(source.root, filename=source.name)
             else:
                 parser.add_bpmn_xml(source.root, filename=source.name)
-        except ValidationException as exc:
-            problems.append(problem_from_spiff(exc, source.name))
-        except SpiffWorkflowException as exc:
-            problems.append(problem_from_spiff(exc, source.name))
+        except SpiffWorkflowException as exc:  # ValidationException included
+            problem = problem_from_spiff(exc, source.name)
+            if problem.element_id is None and problem.line is not None:
+                problem.element_id = _element_at_line(source.root, problem.line)
+            problems.append(problem)
     if problems:
         raise InvalidModel("the bundle is not valid BPMN/DMN", problems)
     return parser

@@ -39,6 +39,7 @@ STATE_VERSION = f"opsflow-1/spiff-{SPIFF_FORMAT}"
 UPGRADES: dict[str, Callable[[dict[str, Any], list[dict[str, Any]]], None]] = {}
 
 TOP = ""  # workflow id of the top-level workflow's task rows
+UPGRADED_ATTR = "_opsflow_upgraded"
 ACTIVE_MASK = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 
 
@@ -104,6 +105,9 @@ def task_body(task: Task) -> str:
         "internal_data": REGISTRY.convert(internal) if internal else {},
         "data": REGISTRY.convert(REGISTRY.clean(data)) if data else {},
     })
+
+
+_FORCE_REWRITE: Signature = (-1, -1.0, -1, False, -1, -1)  # matches no real task
 
 
 def signature(task: Task) -> Signature:
@@ -290,16 +294,21 @@ def _note_unfinished(snapshot: Snapshot, task: Task, unfinished: bool, body: str
 
 
 def full_snapshot(workflow: BpmnWorkflow) -> Snapshot:
-    """The snapshot of a freshly restored workflow (every row is as stored); starts change tracking."""
+    """The snapshot of a freshly restored workflow; starts change tracking.
+
+    Every row is taken as stored, except after an upgrade: then every row is marked changed, so the
+    next save rewrites them all in the current format together with the header.
+    """
     snapshot = Snapshot(subprocesses={str(pid) for pid in workflow.subprocesses})
+    rewrite_all = bool(getattr(workflow, UPGRADED_ATTR, False))
     for wf_id, wf in _workflows(workflow):
         for task in _depth_order(list(wf.tasks.values()), snapshot):
-            snapshot.signatures[task.id] = signature(task)
+            snapshot.signatures[task.id] = _FORCE_REWRITE if rewrite_all else signature(task)
             snapshot.workflow_of[task.id] = wf_id
             snapshot.note_depth(task)
             if task.state & TaskState.NOT_FINISHED_MASK:
                 snapshot.unfinished[task.id] = task_body(task)
-    track_changes(workflow)
+    track_changes(workflow, set(snapshot.signatures) if rewrite_all else None)
     return snapshot
 
 
@@ -322,6 +331,7 @@ def restore(
                 "or a format with a named upgrade is trusted"
             )
         upgrade(header, [b for _, b in bodies])
+    upgraded = version != STATE_VERSION
     by_workflow: dict[str, dict[str, Any]] = {}
     for wf_id, body in bodies:
         by_workflow.setdefault(wf_id, {})[body["id"]] = body
@@ -337,8 +347,13 @@ def restore(
     }
     for pid, sub in header.get("subprocesses", {}).items():
         dct["subprocesses"][pid] = {"typename": "BpmnSubWorkflow", "tasks": by_workflow.get(pid, {}), **sub}
-    workflow = REGISTRY.restore(dct)
+    try:
+        workflow = REGISTRY.restore(dct)
+    except Exception as exc:  # a corrupt or mis-upgraded state must become a clear, recorded error
+        raise EngineError(f"the stored case state cannot be restored: {type(exc).__name__}: {exc}") from exc
     workflow.script_engine = script_engine
+    # Rows read in an older format must all be rewritten by the next save (see full_snapshot).
+    setattr(workflow, UPGRADED_ATTR, upgraded)
     return workflow
 
 

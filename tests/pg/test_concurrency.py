@@ -1,0 +1,113 @@
+"""Concurrent writers on PostgreSQL: the case row lock (SELECT ... FOR UPDATE) lets exactly one step win."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from engine.core import Engine
+from engine.views import AuditType, InstanceState
+from tests.conftest import ADMIN, ALICE, CAROL, DAVE, OWNER, fixture_files
+from tests.pg import race_in_processes, race_in_threads
+
+pytestmark = pytest.mark.pg
+
+
+def prepare(engine: Engine, cases: int) -> list[tuple[str, str]]:
+    engine.definitions.deploy(fixture_files("loop.bpmn"), OWNER)
+    started = [engine.instances.start("loop", {"limit": 2}, ALICE) for _ in range(cases)]
+    return [(c.id, c.open_tasks[0].id) for c in started]
+
+
+def assert_one_winner_each(engine: Engine, rounds: list[tuple[str, str]], outcomes: dict[str, list[str]]) -> None:
+    assert {task_id: outcomes.get(task_id) for _, task_id in rounds} == {
+        task_id: ["Conflict", "ok"] for _, task_id in rounds}
+    for instance_id, task_id in rounds:
+        done = engine.audit_events(type=AuditType.TASK_COMPLETED, instance_id=instance_id)
+        assert [e.task_id for e in done] == [task_id]
+        view = engine.instances.get(instance_id, ADMIN)
+        assert view.data["count"] == 1 and len(view.open_tasks) == 1
+        assert view.state == InstanceState.RUNNING
+    assert engine.verify_audit().ok
+
+
+def test_two_processes_completing_the_same_task(pg_url: str, make_engine) -> None:
+    engine = make_engine(pg_url, verify_state_writes=False)
+    rounds = prepare(engine, 10)
+    assert_one_winner_each(engine, rounds, race_in_processes(pg_url, [CAROL, DAVE], rounds))
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["one-engine", "two-engines"])
+def test_two_threads_completing_the_same_task(pg_url: str, make_engine, shared: bool) -> None:
+    engine = make_engine(pg_url, verify_state_writes=False)
+    rounds = prepare(engine, 10)
+    engines = [engine, engine] if shared else [engine, make_engine(pg_url, verify_state_writes=False)]
+    assert_one_winner_each(engine, rounds, race_in_threads(engines, [CAROL, DAVE], rounds))
+
+
+def test_two_threads_claiming_the_same_task(pg_url: str, make_engine) -> None:
+    """Claims race too: one claims, the other is told it is already claimed."""
+    engine = make_engine(pg_url, verify_state_writes=False)
+    rounds = prepare(engine, 3)
+    outcomes: dict[str, list[str]] = {}
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def claim(actor) -> None:
+        barrier.wait(timeout=30)
+        for _, task_id in rounds:
+            try:
+                engine.tasks.claim(task_id, actor)
+                outcomes.setdefault(task_id, []).append(actor.username)
+            except Exception as exc:
+                outcomes.setdefault(task_id, []).append(type(exc).__name__)
+                if type(exc).__name__ != "Conflict":
+                    errors.append(exc)
+
+    threads = [threading.Thread(target=claim, args=(a,)) for a in (CAROL, DAVE)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    for _, task_id in rounds:
+        winners = [o for o in outcomes[task_id] if o != "Conflict"]
+        assert len(outcomes[task_id]) == 2 and len(winners) == 1 and winners[0] in ("carol", "dave")
+        claims = [e for e in engine.audit_events(type=AuditType.TASK_CLAIMED) if e.task_id == task_id]
+        assert [e.actor for e in claims] == winners
+
+
+def _waiting_on_a_lock(probe, needle: str) -> bool:
+    with probe.connect() as conn:
+        return bool(conn.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE :q"),
+            {"q": f"%{needle}%"}).scalar_one())
+
+
+def test_a_step_waits_for_the_case_row_lock(pg_url: str, make_engine) -> None:
+    engine = make_engine(pg_url, verify_state_writes=False)
+    ((instance_id, task_id),) = prepare(engine, 1)
+    holder = create_engine(pg_url)
+    probe = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    result: list[object] = []
+    try:
+        with holder.connect() as conn:
+            trans = conn.begin()
+            conn.execute(text("SELECT id FROM process_instance WHERE id = :id FOR UPDATE"), {"id": instance_id})
+            step = threading.Thread(target=lambda: result.append(engine.tasks.complete(task_id, {}, DAVE)))
+            step.start()
+            deadline = time.monotonic() + 20
+            while not _waiting_on_a_lock(probe, "FOR UPDATE") and time.monotonic() < deadline:
+                step.join(timeout=0.05)
+            blocked = _waiting_on_a_lock(probe, "FOR UPDATE")
+            assert blocked and step.is_alive() and result == []  # the step waits for the row lock
+            trans.rollback()
+        step.join(timeout=30)
+        assert not step.is_alive() and len(result) == 1
+        assert engine.instances.get(instance_id, ADMIN).data["count"] == 1
+    finally:
+        holder.dispose()
+        probe.dispose()
