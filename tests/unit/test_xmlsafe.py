@@ -10,7 +10,9 @@ import pytest
 from engine.errors import InvalidModel, TooLarge
 from engine.xmlsafe import parse_xml
 
-CORPUS = sorted(Path("/work/shared/corpora/bpmn-miwg-reference").glob("*.bpmn"))
+# shared/ sits beside the repository (in development and in CI)
+CORPUS_DIR = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "bpmn-miwg-reference"
+CORPUS = sorted(CORPUS_DIR.glob("*.bpmn"))
 
 BILLION_LAUGHS = (
     b'<?xml version="1.0"?>\n<!DOCTYPE lolz [\n <!ENTITY lol "lol">\n'
