@@ -17,11 +17,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .db.fast import FastSQL
 from .db.models import AuditEvent, AuditHead
+from .db.paging import page_of
 from .db.types import utcnow
 from .views import AuditEventView, AuditType, Page, VerifyResult
 
@@ -143,9 +144,7 @@ class AuditLog:
             stmt = stmt.where(AuditEvent.occurred_at >= since)
         if until:
             stmt = stmt.where(AuditEvent.occurred_at < until)
-        total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-        rows = session.execute(stmt.order_by(AuditEvent.id).limit(per_page).offset((page - 1) * per_page)).scalars()
-        return Page([self.view(r) for r in rows], total, page, per_page)
+        return page_of(session, stmt, (AuditEvent.id,), page, per_page, self.view)
 
     @staticmethod
     def view(row: AuditEvent) -> AuditEventView:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from .access import offered_to
 from .db.models import HumanTask
+from .db.paging import page_of
 from .db.session import Database
 from .presenters import task_view
 from .views import Actor, Page, TaskState, TaskView
@@ -58,9 +59,7 @@ class InboxService:
             )
         order = SORTS.get(sort, SORTS["created"])
         with self.db.reading() as session:
-            total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-            rows = session.execute(stmt.order_by(*order, HumanTask.id).limit(per_page).offset((page - 1) * per_page))
-            return Page([task_view(r) for r in rows.scalars()], total, page, per_page)
+            return page_of(session, stmt, (*order, HumanTask.id), page, per_page, task_view)
 
     def counts(self, actor: Actor) -> dict[str, int]:
         """Open task counts for the inbox tabs."""

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .access import check_can_see_case, sees_everything, took_part
 from .audit import AuditLog
 from .cases import CaseStore, LiveCase
 from .db.models import ProcessDefinition, ProcessInstance
+from .db.paging import page_of
 from .db.session import Database
 from .db.types import utcnow
 from .errors import Conflict, EngineError, NotFound, PermissionDenied, ScriptError
@@ -221,8 +222,5 @@ class InstanceService:
                 stmt = stmt.where(ProcessInstance.state == state)
             if started_by:
                 stmt = stmt.where(ProcessInstance.started_by == started_by)
-            total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-            rows = session.execute(
-                stmt.order_by(ProcessInstance.started_at.desc()).limit(per_page).offset((page - 1) * per_page)
-            ).scalars()
-            return Page([self.view_of(session, r) for r in rows], total, page, per_page)
+            return page_of(session, stmt, (ProcessInstance.started_at.desc(), ProcessInstance.id), page, per_page,
+                           lambda row: self.view_of(session, row))

@@ -16,17 +16,6 @@ class SandboxScriptError(ScriptError, SpiffWorkflowException):
     element id, line and kind) intact on every path.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        element_id: str | None = None,
-        line: int | None = None,
-        kind: str = "error",
-    ) -> None:
-        # ScriptError -> OpsflowError -> SpiffWorkflowException.__init__ (sets .notes).
-        super().__init__(message, element_id=element_id, line=line, kind=kind)
-
 
 def script_error_from(exc: BaseException | None) -> ScriptError | None:
     """The ScriptError in `exc` or its cause/context chain (or a wrapped `.exception`), if any."""

@@ -13,7 +13,8 @@ from typing import Any
 from engine.core import Engine
 from engine.db.models import ProcessDefinition, ProcessInstance
 from engine.settings import Settings
-from engine.views import Actor
+from engine.views import Actor, AuditType
+from tests.conftest import ALICE, OWNER, fixture_files
 
 FORMS_DIR = str(Path(__file__).resolve().parent.parent / "fixtures" / "forms")
 Outcomes = dict[str, list[str]]  # task id -> sorted outcome of each racer ("ok" or an exception class name)
@@ -102,3 +103,19 @@ def race_in_threads(engines: list[Engine], actors: list[Actor], rounds: list[tup
     finally:
         for thread in threads:
             thread.join(timeout=60)
+
+
+def prepare_race(engine: Engine, cases: int) -> list[tuple[str, str]]:
+    """Fresh loop cases, each with one open task to race for: [(instance id, task id)]."""
+    engine.definitions.deploy(fixture_files("loop.bpmn"), OWNER)
+    started = [engine.instances.start("loop", {"limit": 2}, ALICE) for _ in range(cases)]
+    return [(c.id, c.open_tasks[0].id) for c in started]
+
+
+def assert_one_winner_each(engine: Engine, rounds: list[tuple[str, str]], outcomes: Outcomes) -> None:
+    """Every race had exactly one winner and one Conflict, and one task_completed event."""
+    assert {task_id: outcomes.get(task_id) for _, task_id in rounds} == {
+        task_id: ["Conflict", "ok"] for _, task_id in rounds}
+    for instance_id, task_id in rounds:
+        done = engine.audit_events(type=AuditType.TASK_COMPLETED, instance_id=instance_id)
+        assert [e.task_id for e in done] == [task_id]

@@ -8,42 +8,23 @@ import time
 import pytest
 from sqlalchemy import create_engine, text
 
-from engine.core import Engine
-from engine.views import AuditType, InstanceState
-from tests.conftest import ADMIN, ALICE, CAROL, DAVE, OWNER, fixture_files
-from tests.pg import race_in_processes, race_in_threads
+from engine.views import AuditType
+from tests.conftest import ADMIN, CAROL, DAVE
+from tests.pg import assert_one_winner_each, prepare_race, race_in_processes, race_in_threads
 
 pytestmark = pytest.mark.pg
 
 
-def prepare(engine: Engine, cases: int) -> list[tuple[str, str]]:
-    engine.definitions.deploy(fixture_files("loop.bpmn"), OWNER)
-    started = [engine.instances.start("loop", {"limit": 2}, ALICE) for _ in range(cases)]
-    return [(c.id, c.open_tasks[0].id) for c in started]
-
-
-def assert_one_winner_each(engine: Engine, rounds: list[tuple[str, str]], outcomes: dict[str, list[str]]) -> None:
-    assert {task_id: outcomes.get(task_id) for _, task_id in rounds} == {
-        task_id: ["Conflict", "ok"] for _, task_id in rounds}
-    for instance_id, task_id in rounds:
-        done = engine.audit_events(type=AuditType.TASK_COMPLETED, instance_id=instance_id)
-        assert [e.task_id for e in done] == [task_id]
-        view = engine.instances.get(instance_id, ADMIN)
-        assert view.data["count"] == 1 and len(view.open_tasks) == 1
-        assert view.state == InstanceState.RUNNING
-    assert engine.verify_audit().ok
-
-
 def test_two_processes_completing_the_same_task(pg_url: str, make_engine) -> None:
     engine = make_engine(pg_url, verify_state_writes=False)
-    rounds = prepare(engine, 10)
+    rounds = prepare_race(engine, 10)
     assert_one_winner_each(engine, rounds, race_in_processes(pg_url, [CAROL, DAVE], rounds))
 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["one-engine", "two-engines"])
 def test_two_threads_completing_the_same_task(pg_url: str, make_engine, shared: bool) -> None:
     engine = make_engine(pg_url, verify_state_writes=False)
-    rounds = prepare(engine, 10)
+    rounds = prepare_race(engine, 10)
     engines = [engine, engine] if shared else [engine, make_engine(pg_url, verify_state_writes=False)]
     assert_one_winner_each(engine, rounds, race_in_threads(engines, [CAROL, DAVE], rounds))
 
@@ -51,7 +32,7 @@ def test_two_threads_completing_the_same_task(pg_url: str, make_engine, shared: 
 def test_two_threads_claiming_the_same_task(pg_url: str, make_engine) -> None:
     """Claims race too: one claims, the other is told it is already claimed."""
     engine = make_engine(pg_url, verify_state_writes=False)
-    rounds = prepare(engine, 3)
+    rounds = prepare_race(engine, 3)
     outcomes: dict[str, list[str]] = {}
     errors: list[BaseException] = []
     barrier = threading.Barrier(2)
@@ -89,7 +70,7 @@ def _waiting_on_a_lock(probe, needle: str) -> bool:
 
 def test_a_step_waits_for_the_case_row_lock(pg_url: str, make_engine) -> None:
     engine = make_engine(pg_url, verify_state_writes=False)
-    ((instance_id, task_id),) = prepare(engine, 1)
+    ((instance_id, task_id),) = prepare_race(engine, 1)
     holder = create_engine(pg_url)
     probe = create_engine(pg_url, isolation_level="AUTOCOMMIT")
     result: list[object] = []

@@ -22,7 +22,7 @@ from engine.errors import Conflict, EngineError
 from engine.runtime.state import STATE_VERSION, restore, serialized
 from engine.views import AuditType, InstanceState
 from tests.conftest import ADMIN, ALICE, BOB, CAROL, DAVE, OWNER, fixture_files
-from tests.pg import race_in_processes, race_in_threads
+from tests.pg import assert_one_winner_each, prepare_race, race_in_processes, race_in_threads
 
 CORE_TABLES = {"audit_event", "audit_head", "definition_source", "engine_task", "human_task",
                "human_task_candidate", "incident", "process_definition", "process_instance"}
@@ -324,23 +324,6 @@ def test_save_restore_compare_after_every_step(any_db_url: str, make_engine, key
 
 
 # -- races on SQLite (PostgreSQL: tests/pg/test_concurrency.py) ---------------------------------------
-
-
-def prepare_race(engine: Engine, cases: int) -> list[tuple[str, str]]:
-    engine.definitions.deploy(fixture_files("loop.bpmn"), OWNER)
-    started = [engine.instances.start("loop", {"limit": 2}, ALICE) for _ in range(cases)]
-    return [(c.id, c.open_tasks[0].id) for c in started]
-
-
-def assert_one_winner_each(engine: Engine, rounds: list[tuple[str, str]], outcomes: dict[str, list[str]]) -> None:
-    assert {task_id: outcomes.get(task_id) for _, task_id in rounds} == {
-        task_id: ["Conflict", "ok"] for _, task_id in rounds}
-    for instance_id, task_id in rounds:
-        done = [e for e in engine.audit_events(type=AuditType.TASK_COMPLETED, instance_id=instance_id)]
-        assert [e.task_id for e in done] == [task_id]
-        view = engine.instances.get(instance_id, ADMIN)
-        assert view.data["count"] == 1 and len(view.open_tasks) == 1
-    assert engine.verify_audit().ok
 
 
 def test_two_processes_completing_the_same_task_on_sqlite(make_engine, sqlite_url: str) -> None:
