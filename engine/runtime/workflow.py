@@ -122,6 +122,7 @@ class WorkflowRuntime:
             workflow.do_engine_steps()
 
     def complete_user_task(self, workflow: BpmnWorkflow, task_id: str, data: dict[str, Any]) -> Task:
+        assert_sandboxed(workflow)  # a user task's pre/post scripts run in task.run()
         task = self.user_task(workflow, task_id)
         with self._translated_errors(task):
             task.data.update(data)
@@ -138,6 +139,7 @@ class WorkflowRuntime:
         return task
 
     def cancel(self, workflow: BpmnWorkflow) -> None:
+        assert_sandboxed(workflow)
         with self._translated_errors():
             workflow.cancel()
 
