@@ -18,6 +18,8 @@ def pytest_generate_tests(metafunc):
     """
     if 'driver' in metafunc.fixturenames:
         kinds = ['memory'] if metafunc.definition.get_closest_marker('memory_only') else ['memory', 'engine']
+        if metafunc.definition.get_closest_marker('through_api'):
+            kinds.append('api')
         metafunc.parametrize('driver', kinds, indirect=True)
 
 
@@ -38,9 +40,20 @@ def engine_driver(tmp_path_factory):
     driver.close()
 
 
+@pytest.fixture(scope='session')
+def api_driver(tmp_path_factory):
+    """The scenarios marked `through_api` also run over HTTP, signed in as the org chart's demo users."""
+    from pathlib import Path
+
+    from tests.processes.api_driver import ApiDriver
+
+    db = tmp_path_factory.mktemp('api-driver') / 'opsflow.db'
+    return ApiDriver(Path(PROCESSES), Path(FORMS), f'sqlite:///{db}')
+
+
 @pytest.fixture
 def driver(request):
-    return request.getfixturevalue('memory_driver' if request.param == 'memory' else 'engine_driver')
+    return request.getfixturevalue(f'{request.param}_driver')
 
 
 def load_form(key):

@@ -110,3 +110,7 @@ class EngineCase:
             raise FormValidationError(f"{task.form_key}: {exc.errors}") from exc
         except NotFound as exc:
             raise NoSuchTask(str(exc)) from exc
+        # the completion is in the audit trail, by this person, with the data the form kept
+        last = self.driver.engine.audit_events(instance_id=self.id, type="task_completed")[-1]
+        assert (last.actor, last.task_id, last.data["element_id"]) == (user, task.id, element_id)
+        assert set(last.data["data"]) <= set(data or {})

@@ -188,6 +188,7 @@ def test_refused_emergency_change_goes_back_to_the_requester(driver):
     assert open_ids(case) == ['assess_change']
 
 
+@pytest.mark.through_api
 def test_failed_change_is_rolled_back_and_reviewed(driver):
     case = start(driver)
     assess(case)

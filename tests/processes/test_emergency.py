@@ -18,6 +18,7 @@ START = dict(
 )
 
 
+@pytest.mark.through_api
 def test_emergency_is_classified_activated_handled_in_parallel_and_evaluated(driver):
     case = driver.start('emergency_response', START, user='desk1')
     assert case.data['event_reporter'] == 'desk1'

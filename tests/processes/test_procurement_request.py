@@ -123,6 +123,7 @@ def test_rejections_end_the_request(driver, where):
     assert case.completed_by('collect_quotes') is None
 
 
+@pytest.mark.through_api
 def test_failed_inspection_returns_goods_and_the_supplier_redelivers(driver):
     case = start(driver)
     to_manager(case)

@@ -37,6 +37,7 @@ def callback(case, resolved=True, score=5):
     do(case, 'customer_callback', 'desk1', issue_confirmed_resolved=resolved, satisfaction_score=score)
 
 
+@pytest.mark.through_api
 def test_first_line_resolves_from_the_knowledge_base_and_the_request_is_closed(driver):
     case = start(driver)
     assert case.data['priority'] == 'P1' and case.data['sla_resolution_hours'] == 4

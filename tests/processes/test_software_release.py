@@ -73,6 +73,7 @@ def test_tested_package_is_verified_authorised_registered_deployed_accepted_and_
     assert case.data['retired_version'] == '2.3.5' and case.data['dsl_entry_id'] == 'DSL-0007'
 
 
+@pytest.mark.through_api
 def test_release_without_superseded_version_skips_retirement(driver):
     case = start(driver, supersedes_previous=False)
     verify_and_authorize(case)
