@@ -42,6 +42,7 @@ class LiveCase:
     completed_elements: list[str] = field(default_factory=list)
     next_seq: int = 0
     version: int = 0
+    message_waits: dict[str, str] = field(default_factory=dict)  # as stored in message_wait
 
 
 class CaseCache:
@@ -126,11 +127,14 @@ class CaseStore:
                 {"id": row.id},
             )
         }
+        waits = {r["task_id"]: r["message_name"] for r in self.fast.fetch(
+            session, "SELECT task_id, message_name FROM message_wait WHERE instance_id = :id", {"id": row.id})}
         return LiveCase(
             instance_id=row.id,
             compiled=compiled,
             workflow=workflow,
             snapshot=full_snapshot(workflow),
+            message_waits=waits,
             definition_version=definition.version,
             open_task_ids=open_ids,
             completed_elements=list(row.completed_elements or []),
@@ -224,6 +228,7 @@ class CaseStore:
         )
         if outcome.new_user_tasks:
             self._insert_human_tasks(session, row, outcome.new_user_tasks, now)
+        self._sync_message_waits(session, row, live, outcome.message_waits)
         live.open_task_ids = set(outcome.open_user_task_ids)
         live.version = row.version
         if self.verify_writes:
@@ -272,6 +277,19 @@ class CaseStore:
                 )
             ],
         )
+
+    def _sync_message_waits(self, session: Session, row: CaseRecord, live: LiveCase, waits: dict[str, str]) -> None:
+        """Keep message_wait equal to the case's waiting message events (so a message finds its case by index)."""
+        if waits == live.message_waits:
+            return
+        self.fast.execute_many(session, "DELETE FROM message_wait WHERE task_id = :task_id",
+                               [{"task_id": t} for t in live.message_waits if t not in waits])
+        self.fast.execute_many(
+            session,
+            "INSERT INTO message_wait (task_id, instance_id, message_name) VALUES (:task_id, :instance_id, :name)",
+            [{"task_id": t, "instance_id": row.id, "name": n} for t, n in waits.items() if t not in live.message_waits],
+        )
+        live.message_waits = dict(waits)
 
     def _verify_written(self, session: Session, row: CaseRecord, live: LiveCase) -> None:
         """Debug aid (tests): the stored state restores to exactly the in-memory workflow."""

@@ -10,6 +10,7 @@ from .definitions import DefinitionService
 from .forms import FormService
 from .inbox import InboxService
 from .instances import InstanceService
+from .messages import MessageService
 from .runtime.compiler import SpecCache
 from .runtime.workflow import WorkflowRuntime
 from .sandbox import ScriptLimits
@@ -50,6 +51,7 @@ class Engine:
         self.tasks = TaskService(self.db, self.steps, self.audit, self.instances, self.forms)
         self.inbox = InboxService(self.db)
         self.trail = AuditTrailService(self.db, self.audit)
+        self.messages = MessageService(self.db, self.store, self.steps, self.audit, self.instances)
 
     def migrate(self) -> None:
         """Bring the database schema to the newest migration."""

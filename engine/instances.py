@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import uuid4
 
@@ -19,9 +20,10 @@ from .errors import Conflict, EngineError, NotFound, PermissionDenied, ScriptErr
 from .forms import FormService
 from .presenters import instance_view
 from .records import CaseRecord, latest_definition, read_case, write_case
+from .runtime.compiler import CompiledProcess
 from .runtime.workflow import ReadyUserTask
 from .steps import StepContext, StepRunner
-from .views import Actor, AuditType, InstanceState, InstanceView, Page, Role
+from .views import Actor, AuditType, InstanceState, InstanceView, MessageResult, Page, Role
 
 ACTIVE = (InstanceState.RUNNING, InstanceState.WAITING)
 
@@ -76,6 +78,33 @@ class InstanceService:
 
         Raises NotFound, ValidationFailed (start form), ScriptError / EngineError (recorded as an incident).
         """
+
+        def initial_data(compiled: CompiledProcess) -> dict[str, Any]:
+            return self.forms.clean(compiled.start_form_key, data, language) if self.forms is not None else dict(data)
+
+        return self._create(key, actor, business_key, initial_data)
+
+    def start_on_message(self, key: str, message: str, data: dict[str, Any], actor: Actor, *,
+                         business_key: str | None = None,
+                         remember: Callable[[Session, MessageResult], None] | None = None) -> InstanceView:
+        """Start a case whose start event waits for `message`, and deliver it (see engine.messages)."""
+
+        def deliver(session: Session, row: CaseRecord, live: LiveCase) -> None:
+            waiting = self.store.runtime.waiting_for_message(live.workflow, message)
+            if not waiting:
+                raise NotFound(f"process {key!r} does not start on message {message!r}")
+            self.store.runtime.deliver_message(live.workflow, waiting[0], message, data)
+            self.audit.record(session, AuditType.MESSAGE_RECEIVED, actor=actor.username, instance_id=row.id,
+                              definition_id=row.definition_id, process_key=row.process_key,
+                              data={"name": message, "data": data})
+            if remember is not None:
+                remember(session, MessageResult(row.id, True, InstanceState.RUNNING))
+
+        return self._create(key, actor, business_key, lambda compiled: {}, before_save=deliver)
+
+    def _create(self, key: str, actor: Actor, business_key: str | None,
+                initial_data: Callable[[CompiledProcess], dict[str, Any]],
+                before_save: Callable[[Session, CaseRecord, LiveCase], None] | None = None) -> InstanceView:
         definition_id: int | None = None
         try:
             with self.db.transaction() as session:
@@ -84,42 +113,27 @@ class InstanceService:
                     raise NotFound(f"no process definition with key {key!r}")
                 definition_id = definition.id
                 compiled = self.store.compiled_for(session, definition)
-                if self.forms is not None:
-                    data = self.forms.clean(compiled.start_form_key, data, language)
-                initial = dict(data)
+                initial = initial_data(compiled)
                 if compiled.initiator_variable:
                     initial[compiled.initiator_variable] = actor.username
                 workflow = self.store.runtime.new_workflow(compiled, initial)
                 self.store.runtime.advance(workflow)
                 now = utcnow()
                 row = CaseRecord(
-                    id=str(uuid4()),
-                    definition_id=definition.id,
-                    process_key=definition.key,
-                    business_key=business_key,
-                    state=InstanceState.RUNNING,
-                    started_by=actor.username,
-                    started_at=now,
-                    ended_at=None,
-                    updated_at=now,
-                    version=1,
-                    data={},
-                    completed_elements=[],
-                    active_elements=[],
-                    engine_header="{}",
-                    next_task_seq=0,
+                    id=str(uuid4()), definition_id=definition.id, process_key=definition.key,
+                    business_key=business_key, state=InstanceState.RUNNING, started_by=actor.username,
+                    started_at=now, ended_at=None, updated_at=now, version=1, data={}, completed_elements=[],
+                    active_elements=[], engine_header="{}", next_task_seq=0,
                 )
                 live = self.store.new_case(row.id, compiled, workflow, definition.version)
-                outcome = self.store.inspect(live, now)
                 self.audit.record(
-                    session,
-                    AuditType.INSTANCE_STARTED,
-                    actor=actor.username,
-                    instance_id=row.id,
-                    definition_id=definition.id,
-                    process_key=definition.key,
+                    session, AuditType.INSTANCE_STARTED, actor=actor.username, instance_id=row.id,
+                    definition_id=definition.id, process_key=definition.key,
                     data={"version": definition.version, "business_key": business_key, "data": initial},
                 )
+                if before_save is not None:
+                    before_save(session, row, live)
+                outcome = self.store.inspect(live, now)
                 new_tasks = self.store.save(session, row, live, outcome, now, insert_row=True)
                 record_new_tasks(self.audit, session, row, new_tasks, actor.username)
                 view = instance_view(self.db.fast, session, row, definition.version)

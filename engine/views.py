@@ -170,6 +170,15 @@ class VerifyResult:
 
 
 @dataclass(frozen=True)
+class MessageResult:
+    """Where a message went: the case it was delivered to or started."""
+
+    instance_id: str
+    started: bool  # a new case was started by a message start event
+    state: str
+
+
+@dataclass(frozen=True)
 class IncidentView:
     id: int
     instance_id: str | None

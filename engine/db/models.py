@@ -190,3 +190,30 @@ class Incident(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     resolved_by: Mapped[str | None] = mapped_column(String(200))
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MessageWait(Base):
+    """A case waiting for a message (one row per waiting catch event), kept in step with the case."""
+
+    __tablename__ = "message_wait"
+    __table_args__ = (
+        Index("ix_message_wait_name", "message_name"),
+        Index("ix_message_wait_instance", "instance_id"),
+    )
+
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
+    message_name: Mapped[str] = mapped_column(String(200))
+
+
+class MessageReceipt(Base):
+    """A delivered message by its client's Idempotency-Key: a retry gets the same answer and no new effect."""
+
+    __tablename__ = "message_receipt"
+
+    idempotency_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    message_name: Mapped[str] = mapped_column(String(200))
+    instance_id: Mapped[str] = mapped_column(String(36))
+    result: Mapped[Any] = mapped_column(JSONType)
+    received_by: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -43,6 +43,7 @@ class CompiledProcess:
     content_hash: str
     start_form_key: str | None = None
     initiator_variable: str | None = None
+    start_messages: frozenset[str] = frozenset()  # names of messages that start a case
     user_tasks: dict[str, UserTaskInfo] = field(default_factory=dict)
     element_names: dict[str, str] = field(default_factory=dict)
 
@@ -77,6 +78,20 @@ def _start_attribute(process_node: Any, attribute: str) -> str | None:
             if value:
                 return str(value)
     return None
+
+
+def _start_messages(process_node: Any) -> frozenset[str]:
+    """Names of the messages the process's own start events wait for."""
+    names = set()
+    root = process_node.getroottree().getroot()
+    for start in process_node.iter(f"{{{BPMN_NS}}}startEvent"):
+        if start.getparent() is not process_node:
+            continue
+        for definition in start.iter(f"{{{BPMN_NS}}}messageEventDefinition"):
+            ref = definition.get("messageRef")
+            message = next((m for m in root.iter(f"{{{BPMN_NS}}}message") if m.get("id") == ref), None)
+            names.add(message.get("name") if message is not None and message.get("name") else start.get("name"))
+    return frozenset(n for n in names if n)
 
 
 def _decision_refs(process_node: Any) -> set[str]:
@@ -145,6 +160,7 @@ def _describe(
         content_hash=content_hash(files),
         start_form_key=_start_attribute(process_parser.node, "formKey"),
         initiator_variable=_start_attribute(process_parser.node, "initiator"),
+        start_messages=_start_messages(process_parser.node),
         user_tasks=user_tasks,
         element_names=names,
     )

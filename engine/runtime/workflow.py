@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
-from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
@@ -56,6 +57,7 @@ class StepOutcome:
     completed: bool = False
     data: Any = None
     max_depth: int = 0
+    message_waits: dict[str, str] = field(default_factory=dict)  # waiting task id -> message name
 
 
 def _strip_expression(text: str) -> tuple[bool, str]:
@@ -138,6 +140,26 @@ class WorkflowRuntime:
             raise Conflict(f"task {task_id} is no longer open ({TaskState.get_name(task.state)})")
         return task
 
+    @staticmethod
+    def waiting_for_message(workflow: BpmnWorkflow, name: str) -> list[str]:
+        """Ids of the tasks waiting for message `name` (e.g. a message start event of a new case)."""
+        return [
+            str(t.id) for t in workflow.get_tasks(state=TaskState.WAITING)
+            if isinstance(getattr(t.task_spec, "event_definition", None), MessageEventDefinition)
+            and t.task_spec.event_definition.name == name
+        ]
+
+    def deliver_message(self, workflow: BpmnWorkflow, task_id: str, name: str, data: dict[str, Any]) -> None:
+        """Give a waiting catch event its message; the data becomes the case variable named after the message."""
+        assert_sandboxed(workflow)
+        task, _ = lookup_task(workflow, UUID(task_id))
+        definition = getattr(task.task_spec, "event_definition", None) if task is not None else None
+        if task is None or task.state != TaskState.WAITING or getattr(definition, "name", None) != name:
+            raise Conflict(f"the case no longer waits for message {name!r} at that event")
+        with self._translated_errors(task):
+            workflow.catch(BpmnEvent(definition, payload={"payload": data, "result_var": name}))
+        self.advance(workflow)
+
     def cancel(self, workflow: BpmnWorkflow) -> None:
         assert_sandboxed(workflow)
         with self._translated_errors():
@@ -170,6 +192,9 @@ class WorkflowRuntime:
                     outcome.new_user_tasks.append(self._describe_user_task(task, now))
             elif state == TaskState.WAITING:
                 pending_data.update(task.data)
+                definition = getattr(task.task_spec, "event_definition", None)
+                if isinstance(definition, MessageEventDefinition):
+                    outcome.message_waits[str(task.id)] = definition.name
         outcome.new_user_tasks.sort(key=lambda t: t.element_id)
         outcome.active_elements = sorted(active)
         outcome.newly_completed_elements = self._newly_completed(workflow, changes)
