@@ -9,6 +9,7 @@ from .db.session import Database
 from .definitions import DefinitionService
 from .forms import FormService
 from .inbox import InboxService
+from .incidents import IncidentService
 from .instances import InstanceService
 from .messages import MessageService
 from .runtime.compiler import SpecCache
@@ -51,6 +52,7 @@ class Engine:
         self.tasks = TaskService(self.db, self.steps, self.audit, self.instances, self.forms)
         self.inbox = InboxService(self.db)
         self.trail = AuditTrailService(self.db, self.audit)
+        self.incidents = IncidentService(self.db, self.audit)
         self.messages = MessageService(self.db, self.store, self.steps, self.audit, self.instances)
 
     def migrate(self) -> None:

@@ -189,3 +189,5 @@ class IncidentView:
     details: Any
     state: str
     created_at: datetime
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
