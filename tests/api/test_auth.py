@@ -150,7 +150,7 @@ def test_every_documented_operation_except_sign_in_answers_401_without_credentia
     spec = api.get("/api/openapi.json").json
     checked = 0
     for path, operations in spec["paths"].items():
-        concrete = path.replace("{token_id}", "1").replace("{", "").replace("}", "")
+        concrete = path.replace("{token_id}", "1").replace("{incident_id}", "1").replace("{", "").replace("}", "")
         for method, operation in operations.items():
             if method == "parameters":
                 continue
