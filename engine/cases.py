@@ -43,6 +43,7 @@ class LiveCase:
     next_seq: int = 0
     version: int = 0
     message_waits: dict[str, str] = field(default_factory=dict)  # as stored in message_wait
+    timer_jobs: dict[str, datetime] = field(default_factory=dict)  # task id -> due, as stored in job
 
 
 class CaseCache:
@@ -135,6 +136,7 @@ class CaseStore:
             workflow=workflow,
             snapshot=full_snapshot(workflow),
             message_waits=waits,
+            timer_jobs=self._timer_jobs(session, row.id),
             definition_version=definition.version,
             open_task_ids=open_ids,
             completed_elements=list(row.completed_elements or []),
@@ -229,6 +231,7 @@ class CaseStore:
         if outcome.new_user_tasks:
             self._insert_human_tasks(session, row, outcome.new_user_tasks, now)
         self._sync_message_waits(session, row, live, outcome.message_waits)
+        self._sync_timer_jobs(session, row, live, outcome.timer_waits, now)
         live.open_task_ids = set(outcome.open_user_task_ids)
         live.version = row.version
         if self.verify_writes:
@@ -290,6 +293,29 @@ class CaseStore:
             [{"task_id": t, "instance_id": row.id, "name": n} for t, n in waits.items() if t not in live.message_waits],
         )
         live.message_waits = dict(waits)
+
+    def _timer_jobs(self, session: Session, instance_id: str) -> dict[str, datetime]:
+        rows = self.fast.fetch(session, "SELECT task_id, due_at FROM job WHERE instance_id = :id AND kind = 'timer'",
+                               {"id": instance_id})
+        return {r["task_id"]: due for r in rows if (due := self.fast.load_ts(r["due_at"])) is not None}
+
+    def _sync_timer_jobs(self, session: Session, row: CaseRecord, live: LiveCase,
+                         timers: dict[str, tuple[str, datetime]], now: datetime) -> None:
+        """One job per waiting timer, due when it is; a timer that fired or was cancelled loses its job."""
+        wanted = {task_id: due for task_id, (_, due) in timers.items()}
+        if wanted == live.timer_jobs:
+            return
+        fast = self.fast
+        fast.execute_many(session, "DELETE FROM job WHERE kind = 'timer' AND task_id = :task_id",
+                          [{"task_id": t} for t, due in live.timer_jobs.items() if wanted.get(t) != due])
+        fast.execute_many(
+            session,
+            "INSERT INTO job (kind, instance_id, task_id, element_id, due_at, attempts, created_at) "
+            "VALUES ('timer', :instance_id, :task_id, :element_id, :due_at, 0, :now)",
+            [{"instance_id": row.id, "task_id": t, "element_id": timers[t][0], "due_at": fast.ts(due),
+              "now": fast.ts(now)} for t, due in wanted.items() if live.timer_jobs.get(t) != due],
+        )
+        live.timer_jobs = wanted
 
     def _verify_written(self, session: Session, row: CaseRecord, live: LiveCase) -> None:
         """Debug aid (tests): the stored state restores to exactly the in-memory workflow."""

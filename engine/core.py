@@ -11,6 +11,7 @@ from .forms import FormService
 from .inbox import InboxService
 from .incidents import IncidentService
 from .instances import InstanceService
+from .jobs import JobRunner
 from .messages import MessageService
 from .runtime.compiler import SpecCache
 from .runtime.workflow import WorkflowRuntime
@@ -53,6 +54,7 @@ class Engine:
         self.inbox = InboxService(self.db)
         self.trail = AuditTrailService(self.db, self.audit)
         self.incidents = IncidentService(self.db, self.audit)
+        self.jobs = JobRunner(self.db, self.steps, self.audit)
         self.messages = MessageService(self.db, self.store, self.steps, self.audit, self.instances)
 
     def migrate(self) -> None:

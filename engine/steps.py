@@ -40,8 +40,11 @@ class StepRunner:
         self.store = store
         self.audit = audit
 
-    def run(self, instance_id: str | Callable[[Session], str], actor: str, action: Callable[[StepContext], R]) -> R:
-        """`instance_id` may be a function that finds the case inside the transaction (e.g. from a task id)."""
+    def run(self, instance_id: str | Callable[[Session], str], actor: str, action: Callable[[StepContext], R], *,
+            record_incidents: bool = True) -> R:
+        """`instance_id` may be a function that finds the case inside the transaction (e.g. from a task id).
+
+        With `record_incidents=False` the caller decides (a job records one only after its last try)."""
         case_id: str | None = instance_id if isinstance(instance_id, str) else None
         try:
             with self.db.transaction() as session:
@@ -53,11 +56,13 @@ class StepRunner:
             self.store.committed(live)
             return result
         except (ScriptError, EngineError) as exc:
-            self.record_incident(exc, actor=actor, instance_id=case_id)
+            if record_incidents:
+                self.record_incident(exc, actor=actor, instance_id=case_id)
             raise
         except SQLAlchemyError as exc:
             log.exception("database error in a step of case %s", case_id, extra={"instance_id": case_id})
-            self.record_incident(exc, actor=actor, instance_id=case_id)
+            if record_incidents:
+                self.record_incident(exc, actor=actor, instance_id=case_id)
             raise
 
     def record_incident(

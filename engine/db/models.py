@@ -217,3 +217,26 @@ class MessageReceipt(Base):
     result: Mapped[Any] = mapped_column(JSONType)
     received_by: Mapped[str] = mapped_column(String(200))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Job(Base):
+    """Work due at a time: a timer a case waits on. Written and removed in the step that starts or ends the wait."""
+
+    __tablename__ = "job"
+    __table_args__ = (
+        UniqueConstraint("kind", "task_id", name="uq_job_kind_task"),
+        Index("ix_job_due", "due_at"),
+        Index("ix_job_instance", "instance_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
+    task_id: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str | None] = mapped_column(String(200))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    locked_by: Mapped[str | None] = mapped_column(String(200))
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
@@ -58,6 +59,20 @@ class StepOutcome:
     data: Any = None
     max_depth: int = 0
     message_waits: dict[str, str] = field(default_factory=dict)  # waiting task id -> message name
+    timer_waits: dict[str, tuple[str, datetime]] = field(default_factory=dict)  # task id -> (element, due)
+
+
+def _timer_due(task: Task, definition: Any) -> datetime | None:
+    """When a waiting timer event is due (SpiffWorkflow keeps it in the task's internal data)."""
+    if not isinstance(definition, TimerEventDefinition):
+        return None
+    value = task.internal_data.get("event_value")
+    if isinstance(value, dict):  # cycle timers
+        value = value.get("next")
+    if not value:
+        return None
+    due = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return due if due.tzinfo else due.replace(tzinfo=UTC)
 
 
 def _strip_expression(text: str) -> tuple[bool, str]:
@@ -160,6 +175,18 @@ class WorkflowRuntime:
             workflow.catch(BpmnEvent(definition, payload={"payload": data, "result_var": name}))
         self.advance(workflow)
 
+    def fire_due_timers(self, workflow: BpmnWorkflow) -> list[str]:
+        """Let every due timer fire and run the case on; the element ids of the timers that fired."""
+        assert_sandboxed(workflow)
+        before = {t.id: t for t in workflow.get_tasks(state=TaskState.WAITING)
+                  if isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)}
+        with self._translated_errors():
+            workflow.refresh_timers()
+        fired = [t.task_spec.bpmn_id or t.task_spec.name for t in before.values()
+                 if t.state != TaskState.WAITING or t.internal_data.get("event_fired")]
+        self.advance(workflow)
+        return fired
+
     def cancel(self, workflow: BpmnWorkflow) -> None:
         assert_sandboxed(workflow)
         with self._translated_errors():
@@ -195,6 +222,9 @@ class WorkflowRuntime:
                 definition = getattr(task.task_spec, "event_definition", None)
                 if isinstance(definition, MessageEventDefinition):
                     outcome.message_waits[str(task.id)] = definition.name
+                due = _timer_due(task, definition)
+                if due is not None:
+                    outcome.timer_waits[str(task.id)] = (task.task_spec.bpmn_id or task.task_spec.name, due)
         outcome.new_user_tasks.sort(key=lambda t: t.element_id)
         outcome.active_elements = sorted(active)
         outcome.newly_completed_elements = self._newly_completed(workflow, changes)

@@ -1,0 +1,138 @@
+"""Due timers, fired by workers: each in its own transaction under the case's single-writer rule.
+
+Claiming takes a lease (PostgreSQL: FOR UPDATE SKIP LOCKED, so any number of workers share the work);
+a worker that dies leaves its jobs to be claimed again when the lease runs out. A timer fires in the
+same transaction that removes its job, so it fires once. A failing job is retried with exponential
+backoff and becomes an incident on the case after its last try.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from .audit import AuditLog
+from .db.session import Database
+from .db.types import utcnow
+from .errors import EngineError, NotFound, ScriptError
+from .instances import record_new_tasks
+from .steps import StepContext, StepRunner
+from .views import AuditType
+
+log = logging.getLogger(__name__)
+SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: int
+    instance_id: str
+    task_id: str
+    attempts: int
+
+
+class JobRunner:
+    def __init__(self, db: Database, steps: StepRunner, audit: AuditLog, *, lease_seconds: float = 60.0,
+                 max_attempts: int = 3, backoff_seconds: float = 2.0) -> None:
+        self.db = db
+        self.steps = steps
+        self.audit = audit
+        self.lease = timedelta(seconds=lease_seconds)
+        self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds
+
+    def run_due(self, worker: str, *, limit: int = 20) -> int:
+        """Claim and run up to `limit` due jobs; how many timers fired."""
+        return sum(self.run_job(job, worker) for job in self.claim(worker, limit=limit))
+
+    def claim(self, worker: str, *, limit: int = 20) -> list[ClaimedJob]:
+        fast, now = self.db.fast, utcnow()
+        skip_locked = "" if fast.is_sqlite else " FOR UPDATE SKIP LOCKED"
+        with self.db.transaction() as session:
+            rows = fast.fetch(
+                session,
+                "SELECT id, instance_id, task_id, attempts FROM job WHERE due_at <= :now "
+                "AND (locked_until IS NULL OR locked_until < :now) ORDER BY due_at, id LIMIT :limit" + skip_locked,
+                {"now": fast.ts(now), "limit": limit},
+            )
+            fast.execute_many(
+                session, "UPDATE job SET locked_by = :worker, locked_until = :until, attempts = attempts + 1 "
+                "WHERE id = :id", [{"id": r["id"], "worker": worker, "until": fast.ts(now + self.lease)} for r in rows])
+        return [ClaimedJob(r["id"], r["instance_id"], r["task_id"], r["attempts"] + 1) for r in rows]
+
+    def run_job(self, job: ClaimedJob, worker: str) -> int:
+        """Fire what is due on the job's case; how many timers fired."""
+        def action(ctx: StepContext) -> int:
+            if job.task_id not in ctx.live.timer_jobs:
+                return 0  # fired or cancelled meanwhile
+            fired = self.steps.store.runtime.fire_due_timers(ctx.live.workflow)
+            outcome = self.steps.store.inspect(ctx.live, ctx.now)
+            for element in fired:
+                self.audit.record(ctx.session, AuditType.TIMER_FIRED, actor=SYSTEM, instance_id=ctx.row.id,
+                                  definition_id=ctx.row.definition_id, process_key=ctx.row.process_key,
+                                  data={"element_id": element})
+            new_tasks = self.steps.store.save(ctx.session, ctx.row, ctx.live, outcome, ctx.now)
+            record_new_tasks(self.audit, ctx.session, ctx.row, new_tasks, SYSTEM)
+            return len(fired)
+
+        try:
+            fired = self.steps.run(job.instance_id, SYSTEM, action, record_incidents=False)
+        except NotFound:
+            return 0  # the case is gone; its jobs went with it
+        except (ScriptError, EngineError, SQLAlchemyError) as exc:
+            self._failed(job, exc)
+            return 0
+        self._release(job)
+        return fired
+
+    def _release(self, job: ClaimedJob) -> None:
+        """A job that is still there (its timer was not due yet by the engine's clock) becomes claimable again."""
+        with self.db.transaction() as session:
+            self.db.fast.execute(session, "UPDATE job SET locked_by = NULL, locked_until = NULL WHERE id = :id",
+                                 {"id": job.id})
+
+    def _failed(self, job: ClaimedJob, exc: BaseException) -> None:
+        retry_at: datetime | None = None
+        if job.attempts < self.max_attempts:
+            retry_at = utcnow() + timedelta(seconds=self.backoff_seconds * 2 ** (job.attempts - 1))
+        else:
+            self.steps.record_incident(exc, actor=SYSTEM, instance_id=job.instance_id, task_id=job.task_id)
+            retry_at = utcnow() + timedelta(days=36500)  # parked until an admin retries
+        with self.db.transaction() as session:
+            self.db.fast.execute(
+                session, "UPDATE job SET locked_by = NULL, locked_until = :until, last_error = :error WHERE id = :id",
+                {"id": job.id, "until": self.db.fast.ts(retry_at), "error": str(exc)[:2000]},
+            )
+        log.warning("job %s for case %s failed (try %s): %s", job.id, job.instance_id, job.attempts, exc,
+                    extra={"instance_id": job.instance_id})
+
+
+class Worker:
+    """Runs due jobs until stopped; a stop lets the job in hand finish."""
+
+    def __init__(self, runner: JobRunner, name: str, *, poll_seconds: float = 1.0) -> None:
+        self.runner = runner
+        self.name = name
+        self.poll_seconds = poll_seconds
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                jobs = self.runner.claim(self.name)
+                for job in jobs:
+                    if self.stopping.is_set():
+                        break  # the lease hands unstarted jobs to another worker
+                    self.runner.run_job(job, self.name)
+            except SQLAlchemyError:
+                log.exception("worker %s: database error; retrying", self.name)
+                jobs = []
+            if not jobs:
+                self.stopping.wait(self.poll_seconds)
+
+    def stop(self) -> None:
+        self.stopping.set()
