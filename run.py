@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""opsflow's one entry point: init, serve, create-user, deploy, audit-verify.
+"""opsflow's one entry point: init, serve, worker, create-user, deploy, audit-verify.
 
 Configuration comes from OPSFLOW_* environment variables (engine.settings.Settings.from_env).
 """
@@ -9,14 +9,19 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import os
 import secrets
+import signal
+import socket
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from engine.core import Engine
 from engine.errors import OpsflowError
 from engine.identity import DemoUser, IdentityService
+from engine.jobs import Worker
 from engine.settings import Settings
 from engine.views import Actor
 
@@ -101,8 +106,34 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from api import create_app
 
     app = create_app(settings)
+    worker = None
+    if settings.database_url.startswith("sqlite") and not args.no_worker:
+        # The embedded default runs its timers in-process; with PostgreSQL run `run.py worker` processes.
+        worker = Worker(app.extensions["opsflow"].engine.jobs, f"serve-{os.getpid()}")
+        threading.Thread(target=worker.run, name="opsflow-worker", daemon=True).start()
     print(f"opsflow on http://{args.host}:{args.port}/  (API docs: /api/docs)")
-    serve(app, host=args.host, port=args.port, threads=args.threads, ident="opsflow")
+    try:
+        serve(app, host=args.host, port=args.port, threads=args.threads, ident="opsflow")
+    finally:
+        if worker is not None:
+            worker.stop()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Run due timers until SIGTERM/SIGINT; the job in hand is finished first."""
+    engine = Engine(settings)
+    worker = Worker(engine.jobs, args.name or f"{socket.gethostname()}-{os.getpid()}", poll_seconds=args.poll)
+
+    def stop(signum: int, _frame: object) -> None:
+        logging.getLogger("opsflow.worker").info("signal %s: stopping after the job in hand", signum)
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"opsflow worker {worker.name} on {engine.db.write_engine.url.render_as_string(hide_password=True)}")
+    worker.run()
+    engine.close()
     return 0
 
 
@@ -150,7 +181,12 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=5000)
     serve.add_argument("--threads", type=int, default=8)
+    serve.add_argument("--no-worker", action="store_true", help="do not run timers in this process (SQLite)")
     serve.set_defaults(func=cmd_serve)
+    work = sub.add_parser("worker", help="fire due timers (any number of workers may share a database)")
+    work.add_argument("--name", help="worker name in leases and logs (default host-pid)")
+    work.add_argument("--poll", type=float, default=1.0, help="seconds between polls when idle")
+    work.set_defaults(func=cmd_worker)
     user = sub.add_parser("create-user", help="create a user")
     user.add_argument("--username", required=True)
     user.add_argument("--password", help="prompted for when omitted")
