@@ -54,7 +54,8 @@ class Engine:
         self.inbox = InboxService(self.db)
         self.trail = AuditTrailService(self.db, self.audit)
         self.incidents = IncidentService(self.db, self.audit)
-        self.jobs = JobRunner(self.db, self.steps, self.audit)
+        self.jobs = JobRunner(self.db, self.steps, self.audit, lease_seconds=settings.job_lease_seconds,
+                              max_attempts=settings.job_max_attempts, backoff_seconds=settings.job_backoff_seconds)
         self.messages = MessageService(self.db, self.store, self.steps, self.audit, self.instances)
 
     def migrate(self) -> None:

@@ -49,6 +49,33 @@ class IncidentService:
             return page_of(session, stmt, (Incident.created_at.desc(), Incident.id.desc()), page, per_page,
                            incident_view)
 
+    def retry(self, incident_id: int, actor: Actor) -> IncidentView:
+        """Put the background job behind an incident back in the queue (admins); the incident is marked retried.
+
+        Raises PermissionDenied, NotFound, Conflict (not open, or it came from a person's action: they retry it).
+        """
+        _require_admin(actor)
+        with self.db.transaction() as session:
+            row = session.get(Incident, incident_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"incident {incident_id} does not exist")
+            if row.state != "open":
+                raise Conflict(f"incident {incident_id} is already {row.state}")
+            requeued = self.db.fast.execute(
+                session, "UPDATE job SET attempts = 0, locked_by = NULL, locked_until = NULL, last_error = NULL "
+                "WHERE task_id = :task_id AND instance_id = :instance_id",
+                {"task_id": row.task_id, "instance_id": row.instance_id},
+            ) if row.task_id else 0
+            if not requeued:
+                raise Conflict(f"incident {incident_id} has no background job to retry: it came from a person's "
+                               "action, which they can simply try again")
+            row.state, row.resolved_by, row.resolved_at = "retried", actor.username, utcnow()
+            session.flush()
+            self.audit.record(session, AuditType.INCIDENT_RETRIED, actor=actor.username, instance_id=row.instance_id,
+                              definition_id=row.definition_id, process_key=row.process_key,
+                              data={"incident_id": row.id, "task_id": row.task_id})
+            return incident_view(row)
+
     def resolve(self, incident_id: int, actor: Actor, comment: str | None = None) -> IncidentView:
         """Mark an incident dealt with (admins). Raises PermissionDenied, NotFound, Conflict."""
         _require_admin(actor)

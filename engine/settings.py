@@ -38,6 +38,10 @@ class Settings:
     login_max_failures: int = 5
     login_window_seconds: int = 900
     default_language: str = "zh"
+    # Background jobs (timers): lease a worker holds a claimed job, tries before an incident, first backoff
+    job_lease_seconds: float = 60.0
+    job_max_attempts: int = 3
+    job_backoff_seconds: float = 2.0
     # Debug aid for tests: after every write, restore the case and compare
     verify_state_writes: bool = False
 

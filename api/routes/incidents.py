@@ -23,6 +23,13 @@ def list_incidents(args: dict[str, Any]) -> Any:
                                             per_page=args["per_page"])
 
 
+@blp.route("/incidents/<int:incident_id>/retry", methods=["POST"])
+@blp.response(200, IncidentSchema)
+def retry(incident_id: int) -> Any:
+    """Queue the failed background job again; audited."""
+    return services().engine.incidents.retry(incident_id, current_actor())
+
+
 @blp.route("/incidents/<int:incident_id>/resolve", methods=["POST"])
 @blp.arguments(ResolveSchema)
 @blp.response(200, IncidentSchema)

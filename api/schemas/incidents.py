@@ -26,7 +26,7 @@ class IncidentPageSchema(PageSchema):
 
 
 class IncidentListArgs(PagingArgs):
-    state = fields.String(load_default="open", validate=validate.OneOf(["open", "resolved"]))
+    state = fields.String(load_default="open", validate=validate.OneOf(["open", "resolved", "retried"]))
     instance_id = Text()
     key = Text()
 

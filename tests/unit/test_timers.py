@@ -86,3 +86,68 @@ def test_two_workers_fire_each_timer_once(sla: Engine, make_engine, any_db_url: 
         (c.id, element) for c in cases for element in ("warn", "breach"))
     with sla.db.reading() as session:
         assert session.execute(select(func.count()).select_from(Job)).scalar_one() == 0
+
+
+def test_a_failing_job_is_retried_with_backoff_then_becomes_an_incident_and_an_admin_retry_succeeds(
+        make_engine, any_db_url: str, monkeypatch) -> None:
+    from engine.errors import EngineError
+
+    engine = make_engine(any_db_url, job_max_attempts=3, job_backoff_seconds=0.05)
+    engine.definitions.deploy(fixture_files("sla_timers.bpmn"), OWNER)
+    case = engine.instances.start("sla_timers", {}, DAVE)
+    time.sleep(1.1)  # the warning is due
+    original = engine.runtime.fire_due_timers
+    failures = {"left": 3}
+
+    def flaky(workflow):  # a transient fault: the first three tries fail
+        if failures["left"]:
+            failures["left"] -= 1
+            raise EngineError("the mail gateway did not answer", element_id="warn")
+        return original(workflow)
+
+    monkeypatch.setattr(engine.runtime, "fire_due_timers", flaky)
+    tries = 0
+    while failures["left"]:
+        tries += engine.jobs.run_due("w") == 0
+        time.sleep(0.12)
+    assert engine.incidents.list(ADMIN).total == 1  # only after the last try
+    (incident,) = engine.incidents.list(ADMIN).items
+    assert (incident.instance_id, incident.element_id) == (case.id, "warn")
+    time.sleep(0.3)
+    assert engine.jobs.run_due("w") == 0  # parked: no more automatic tries
+    assert open_elements(engine, case.id) == ["handle"]
+
+    retried = engine.incidents.retry(incident.id, ADMIN)
+    assert retried.state == "retried"
+    run_until(engine, lambda: "chase" in open_elements(engine, case.id))
+    assert [e.type for e in engine.audit_events(instance_id=case.id)
+            if e.type in (AuditType.INCIDENT_CREATED, AuditType.INCIDENT_RETRIED, AuditType.TIMER_FIRED)][:3] == [
+        "incident_created", "incident_retried", "timer_fired"]
+
+
+def test_an_incident_from_a_persons_action_has_nothing_to_retry(engine: Engine) -> None:
+    from engine.errors import Conflict, ScriptError
+
+    engine.definitions.deploy(fixture_files("failing.bpmn"), OWNER)
+    case = engine.instances.start("failing", {}, DAVE)
+    with pytest.raises(ScriptError):
+        engine.tasks.complete(case.open_tasks[0].id, {"note": "x"}, DAVE)
+    with pytest.raises(Conflict, match="simply try again"):
+        engine.incidents.retry(engine.incidents.list(ADMIN).items[0].id, ADMIN)
+
+
+def test_an_intermediate_timer_event_fires(make_engine, any_db_url: str) -> None:
+    engine = make_engine(any_db_url)
+    bpmn = fixture_files("sla_timers.bpmn")["sla_timers.bpmn"].decode()
+    start = bpmn.index('<bpmn:sequenceFlow id="f1"')
+    pause = ('<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="pause"/>'
+             '<bpmn:intermediateCatchEvent id="pause"><bpmn:timerEventDefinition>'
+             '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">"PT1S"</bpmn:timeDuration>'
+             '</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>'
+             '<bpmn:sequenceFlow id="f1b" sourceRef="pause" targetRef="handle"/>')
+    bpmn = bpmn[:start] + pause + bpmn[bpmn.index("/>", start) + 2:]
+    engine.definitions.deploy({"sla_timers.bpmn": bpmn.encode()}, OWNER)
+    case = engine.instances.start("sla_timers", {}, DAVE)
+    assert case.state == InstanceState.WAITING and case.active_element_ids == ["pause"]
+    run_until(engine, lambda: open_elements(engine, case.id) == ["handle"])
+    assert engine.instances.get(case.id, ADMIN).state == InstanceState.RUNNING
