@@ -35,3 +35,42 @@ def test_worker_process_fires_timers_and_stops_on_sigterm(any_db_url: str, make_
     assert "stopping after the job in hand" in output
     fired = engine.audit_events(type=AuditType.TIMER_FIRED, instance_id=case.id)
     assert [e.data["element_id"] for e in fired] == ["warn", "breach"]
+
+
+def test_a_worker_killed_mid_job_loses_nothing_and_fires_nothing_twice(any_db_url: str, make_engine) -> None:
+    from sqlalchemy import select
+
+    from engine.db.models import HumanTask, Job
+
+    engine = make_engine(any_db_url, script_cpu_seconds=60, verify_state_writes=False)
+    engine.definitions.deploy(fixture_files("slow_after_timer.bpmn"), OWNER)
+    case = engine.instances.start("slow_after_timer", {"rounds": 4_000_000}, DAVE)
+    time.sleep(1.1)  # the timer is due; firing it runs a ~4 s script in the same step
+    env = {**os.environ, "OPSFLOW_DATABASE_URL": any_db_url, "OPSFLOW_FORMS_DIR": str(FIXTURES / "forms"),
+           "OPSFLOW_JOB_LEASE_SECONDS": "2", "OPSFLOW_SCRIPT_CPU_SECONDS": "60"}
+    doomed = subprocess.Popen([sys.executable, "run.py", "worker", "--name", "doomed", "--poll", "0.1"],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:  # wait until it has claimed the job and is inside the step
+            with engine.db.reading() as session:
+                if session.execute(select(Job.locked_by)).scalar_one_or_none() == "doomed":
+                    break
+            assert time.monotonic() < deadline, "the worker never claimed the job"
+            time.sleep(0.05)
+        time.sleep(1.0)
+    finally:
+        doomed.kill()  # SIGKILL: no cleanup, its transaction dies with it
+        doomed.wait()
+    assert engine.audit_events(type=AuditType.TIMER_FIRED) == []  # its step never committed
+
+    deadline = time.monotonic() + 30
+    while not engine.audit_events(type=AuditType.TIMER_FIRED):
+        assert time.monotonic() < deadline, "no other worker took the job over"
+        engine.jobs.run_due("survivor")  # claimable again once the dead worker's 2 s lease ran out
+        time.sleep(0.2)
+    assert len(engine.audit_events(type=AuditType.TIMER_FIRED, instance_id=case.id)) == 1
+    with engine.db.reading() as session:
+        reviews = session.execute(select(HumanTask.element_id).where(HumanTask.instance_id == case.id)).scalars()
+        assert list(reviews) == ["review"]
+        assert session.execute(select(Job)).first() is None
