@@ -74,7 +74,7 @@ class JobRunner:
             for element in fired:
                 self.audit.record(ctx.session, AuditType.TIMER_FIRED, actor=SYSTEM, instance_id=ctx.row.id,
                                   definition_id=ctx.row.definition_id, process_key=ctx.row.process_key,
-                                  data={"element_id": element})
+                                  data={"element_id": element, "worker": worker})
             new_tasks = self.steps.store.save(ctx.session, ctx.row, ctx.live, outcome, ctx.now)
             record_new_tasks(self.audit, ctx.session, ctx.row, new_tasks, SYSTEM)
             return len(fired)
