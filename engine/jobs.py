@@ -18,10 +18,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from .audit import AuditLog
 from .db.session import Database
 from .db.types import utcnow
-from .errors import EngineError, NotFound, ScriptError
+from .errors import EngineError, NotFound, PermissionDenied, ScriptError
 from .instances import record_new_tasks
 from .steps import StepContext, StepRunner
-from .views import AuditType
+from .views import Actor, AuditType, Role
 
 log = logging.getLogger(__name__)
 SYSTEM = "system"
@@ -88,6 +88,21 @@ class JobRunner:
             return 0
         self._release(job)
         return fired
+
+    def reschedule(self, instance_id: str, element_id: str, when: datetime, actor: Actor) -> None:
+        """Move a waiting timer of a case to `when` (admins; e.g. to fire it now). Audited."""
+        if not actor.has_role(Role.ADMIN):
+            raise PermissionDenied("rescheduling timers needs the admin role")
+
+        def action(ctx: StepContext) -> None:
+            self.steps.store.runtime.reschedule_timer(ctx.live.workflow, element_id, when)
+            outcome = self.steps.store.inspect(ctx.live, ctx.now)
+            self.audit.record(ctx.session, AuditType.TIMER_RESCHEDULED, actor=actor.username, instance_id=ctx.row.id,
+                              definition_id=ctx.row.definition_id, process_key=ctx.row.process_key,
+                              data={"element_id": element_id, "due": when.isoformat()})
+            self.steps.store.save(ctx.session, ctx.row, ctx.live, outcome, ctx.now)
+
+        self.steps.run(instance_id, actor.username, action)
 
     def _release(self, job: ClaimedJob) -> None:
         """A job that is still there (its timer was not due yet by the engine's clock) becomes claimable again."""

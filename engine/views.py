@@ -42,6 +42,7 @@ class AuditType(StrEnum):
     TASK_COMPLETED = "task_completed"
     TASK_REFUSED = "task_refused"
     TIMER_FIRED = "timer_fired"
+    TIMER_RESCHEDULED = "timer_rescheduled"
     MESSAGE_RECEIVED = "message_received"
     INCIDENT_CREATED = "incident_created"
     INCIDENT_RETRIED = "incident_retried"

@@ -175,6 +175,19 @@ class WorkflowRuntime:
             workflow.catch(BpmnEvent(definition, payload={"payload": data, "result_var": name}))
         self.advance(workflow)
 
+    def reschedule_timer(self, workflow: BpmnWorkflow, element_id: str, when: datetime) -> None:
+        """Make the waiting timer event `element_id` due at `when` instead."""
+        for task in workflow.get_tasks(state=TaskState.WAITING):
+            definition = getattr(task.task_spec, "event_definition", None)
+            if task.task_spec.bpmn_id == element_id and isinstance(definition, TimerEventDefinition):
+                value = task.internal_data.get("event_value")
+                if isinstance(value, dict):  # a cycle: move its next occurrence
+                    task.internal_data["event_value"] = {**value, "next": when.isoformat()}
+                else:
+                    task.internal_data["event_value"] = when.isoformat()
+                return
+        raise Conflict(f"the case does not wait on a timer at {element_id!r}")
+
     def fire_due_timers(self, workflow: BpmnWorkflow) -> list[str]:
         """Let every due timer fire and run the case on; the element ids of the timers that fired."""
         assert_sandboxed(workflow)

@@ -8,6 +8,8 @@ inbox rows, audit events, incremental persistence with a restore-and-compare aft
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +97,16 @@ class EngineCase:
         events = self.driver.engine.audit_events(instance_id=self.id, type="task_completed")
         users = [e.actor for e in events if e.data.get("element_id") == element_id]
         return users[-1] if users else None
+
+    def fire_timer(self, element_id: str) -> None:
+        """Make the waiting timer due now (an admin reschedules it) and let a worker fire it."""
+        engine = self.driver.engine
+        engine.jobs.reschedule(self.id, element_id, datetime.now(UTC) - timedelta(seconds=1), ADMIN)
+        before = len(engine.audit_events(instance_id=self.id, type="timer_fired"))
+        deadline = time.monotonic() + 10
+        while len(engine.audit_events(instance_id=self.id, type="timer_fired")) == before:
+            assert time.monotonic() < deadline, f"timer {element_id} did not fire"
+            engine.jobs.run_due("scenario-worker")
 
     def complete(self, element_id: str, data: dict[str, Any] | None = None, user: str = "bob") -> None:
         task = next((t for t in self._view.open_tasks if t.element_id == element_id), None)

@@ -211,7 +211,6 @@ def test_sla_timer_expressions_evaluate_to_iso_durations(
     assert due == datetime.fromisoformat(data['sla_response_due'])  # camunda:dueDate="${sla_response_due}"
 
 
-@pytest.mark.memory_only
 def test_sla_warning_timer_lets_the_desk_chase_the_handler_without_interrupting(driver):
     case = start(driver)
     assess(case)
@@ -227,7 +226,6 @@ def test_sla_warning_timer_lets_the_desk_chase_the_handler_without_interrupting(
     assert sorted(case.end_events) == ['request_closed', 'sla_warning_logged']
 
 
-@pytest.mark.memory_only
 def test_sla_breach_interrupts_handling_and_escalates_to_the_manager(driver):
     case = start(driver)
     assess(case)
