@@ -191,12 +191,13 @@ class WorkflowRuntime:
     def fire_due_timers(self, workflow: BpmnWorkflow) -> list[str]:
         """Let every due timer fire and run the case on; the element ids of the timers that fired."""
         assert_sandboxed(workflow)
-        before = {t.id: t for t in workflow.get_tasks(state=TaskState.WAITING)
+        before = {t.id: (t, len(t._children)) for t in workflow.get_tasks(state=TaskState.WAITING)
                   if isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)}
         with self._translated_errors():
             workflow.refresh_timers()
-        fired = [t.task_spec.bpmn_id or t.task_spec.name for t in before.values()
-                 if t.state != TaskState.WAITING or t.internal_data.get("event_fired")]
+        # a cycle timer stays waiting and fires by adding a branch
+        fired = [t.task_spec.bpmn_id or t.task_spec.name for t, children in before.values()
+                 if t.state != TaskState.WAITING or t.internal_data.get("event_fired") or len(t._children) > children]
         self.advance(workflow)
         return fired
 

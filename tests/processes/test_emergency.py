@@ -68,7 +68,6 @@ def test_drill_timer_is_a_quarterly_repeating_cycle_spiffworkflow_accepts():
     assert start > datetime.now(UTC) + timedelta(days=88)
 
 
-@pytest.mark.memory_only
 def test_drill_plan_is_revised_approved_conducted_reviewed_and_the_plan_updated(driver):
     case = driver.start('emergency_drill', {}, user='scheduler')
     assert open_ids(case) == []  # waits for the quarterly timer
@@ -88,7 +87,6 @@ def test_drill_plan_is_revised_approved_conducted_reviewed_and_the_plan_updated(
     assert case.data['updated_plan_version'] == 'EP-SEC v2' and case.data['drill_scenario'] == 'EP-SEC'
 
 
-@pytest.mark.memory_only
 def test_drill_without_plan_changes(driver):
     case = driver.start('emergency_drill', {}, user='scheduler')
     case.fire_timer('drill_due')
