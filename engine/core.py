@@ -47,14 +47,15 @@ class Engine:
         )
         self.steps = StepRunner(self.db, self.store, self.audit)
         self.definitions = DefinitionService(
-            self.db, self.audit, self.specs, settings.max_upload_bytes, forms=self.forms
+            self.db, self.audit, self.specs, settings.max_upload_bytes, forms=self.forms,
+            timer_value=self.runtime.timer_value,
         )
         self.instances = InstanceService(self.db, self.store, self.steps, self.audit, self.forms)
         self.tasks = TaskService(self.db, self.steps, self.audit, self.instances, self.forms)
         self.inbox = InboxService(self.db)
         self.trail = AuditTrailService(self.db, self.audit)
         self.incidents = IncidentService(self.db, self.audit)
-        self.jobs = JobRunner(self.db, self.steps, self.audit, lease_seconds=settings.job_lease_seconds,
+        self.jobs = JobRunner(self.db, self.steps, self.audit, self.instances, lease_seconds=settings.job_lease_seconds,
                               max_attempts=settings.job_max_attempts, backoff_seconds=settings.job_backoff_seconds)
         self.messages = MessageService(self.db, self.store, self.steps, self.audit, self.instances)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -9,9 +12,10 @@ from .audit import AuditLog
 from .db.models import DefinitionSource, ProcessDefinition, ProcessInstance
 from .db.session import Database
 from .db.types import utcnow
-from .errors import InvalidModel, ModelProblem, NotFound, PermissionDenied, PreconditionFailed, TooLarge
+from .errors import InvalidModel, ModelProblem, NotFound, PermissionDenied, PreconditionFailed, ScriptError, TooLarge
 from .forms import FormService
 from .runtime.compiler import CompiledProcess, SpecCache, compile_bundle, load_sources
+from .schedule import Occurrence, first_occurrence
 from .views import Actor, AuditType, DefinitionView, DeployResult, Role
 
 
@@ -42,8 +46,10 @@ class DefinitionService:
     """Deploy bundles (one new version per key whose content changed) and read them back."""
 
     def __init__(
-        self, db: Database, audit: AuditLog, specs: SpecCache, max_upload_bytes: int, forms: FormService | None = None
+        self, db: Database, audit: AuditLog, specs: SpecCache, max_upload_bytes: int, forms: FormService | None = None,
+        timer_value: Callable[[str], str] | None = None,
     ) -> None:
+        self.timer_value = timer_value
         self.forms = forms
         self.db = db
         self.audit = audit
@@ -93,6 +99,7 @@ class DefinitionService:
             raise PermissionDenied("deploying needs the process_owner role")
         compiled_all = self._compile(files)
         now = utcnow()
+        schedules = {c.key: self._first_start(c, now) for c in compiled_all if c.start_timer is not None}
         created, unchanged, views = [], [], []
         with self.db.transaction() as session:
             for compiled in compiled_all:
@@ -131,11 +138,40 @@ class DefinitionService:
                     process_key=row.key,
                     data={"version": row.version, "content_hash": row.content_hash, "files": sorted(compiled.files)},
                 )
+                if compiled.key in schedules:
+                    self._schedule(session, row, compiled, schedules[compiled.key], now)
                 created.append(compiled.key)
                 views.append(definition_view(row))
         for compiled in compiled_all:
             self.specs.put(compiled)
         return DeployResult(views, created, unchanged)
+
+    def _first_start(self, compiled: CompiledProcess, now: datetime) -> Occurrence:
+        assert compiled.start_timer is not None and self.timer_value is not None
+        element_id, kind, expression = compiled.start_timer
+        try:
+            value = self.timer_value(expression)
+        except ScriptError as exc:
+            raise InvalidModel("the start timer cannot be evaluated",
+                               [ModelProblem(str(exc), element_id=element_id)]) from exc
+        return first_occurrence(kind, value, now, element_id=element_id)
+
+    def _schedule(self, session: Session, row: ProcessDefinition, compiled: CompiledProcess, first: Occurrence,
+                  now: datetime) -> None:
+        """The new version's timer start replaces the key's schedule (one "start:<key>" job)."""
+        assert compiled.start_timer is not None
+        element_id, kind, _ = compiled.start_timer
+        fast = self.db.fast
+        fast.execute(session, "DELETE FROM job WHERE kind = 'start' AND task_id = :task_id",
+                     {"task_id": f"start:{row.key}"})
+        fast.execute(
+            session,
+            "INSERT INTO job (kind, instance_id, definition_id, payload, task_id, element_id, due_at, attempts, "
+            "created_at) VALUES ('start', NULL, :definition_id, :payload, :task_id, :element_id, :due, 0, :now)",
+            {"definition_id": row.id, "task_id": f"start:{row.key}", "element_id": element_id,
+             "payload": fast.json({"kind": kind, "cycles": first.cycles_left, "period": first.period_seconds}),
+             "due": fast.ts(first.due), "now": fast.ts(now)},
+        )
 
     def list_latest(self) -> list[DefinitionView]:
         with self.db.reading() as session:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from .audit import AuditLog
 from .db.models import Incident
@@ -22,6 +23,13 @@ def incident_view(row: Incident) -> IncidentView:
         error_type=row.error_type, message=row.message, details=row.details, state=row.state,
         created_at=row.created_at, resolved_by=row.resolved_by, resolved_at=row.resolved_at,
     )
+
+
+def _locked(session: Session, incident_id: int) -> Incident:
+    row = session.get(Incident, incident_id, with_for_update=True) if 0 < incident_id < 2**63 else None
+    if row is None:
+        raise NotFound(f"incident {incident_id} does not exist")
+    return row
 
 
 def _require_admin(actor: Actor) -> None:
@@ -56,9 +64,7 @@ class IncidentService:
         """
         _require_admin(actor)
         with self.db.transaction() as session:
-            row = session.get(Incident, incident_id, with_for_update=True)
-            if row is None:
-                raise NotFound(f"incident {incident_id} does not exist")
+            row = _locked(session, incident_id)
             if row.state != "open":
                 raise Conflict(f"incident {incident_id} is already {row.state}")
             requeued = self.db.fast.execute(
@@ -80,9 +86,7 @@ class IncidentService:
         """Mark an incident dealt with (admins). Raises PermissionDenied, NotFound, Conflict."""
         _require_admin(actor)
         with self.db.transaction() as session:
-            row = session.get(Incident, incident_id, with_for_update=True)
-            if row is None:
-                raise NotFound(f"incident {incident_id} does not exist")
+            row = _locked(session, incident_id)
             if row.state != "open":
                 raise Conflict(f"incident {incident_id} is already {row.state}")
             row.state, row.resolved_by, row.resolved_at = "resolved", actor.username, utcnow()

@@ -102,9 +102,15 @@ class InstanceService:
 
         return self._create(key, actor, business_key, lambda compiled: {}, before_save=deliver)
 
+    def start_on_timer(self, key: str, actor: Actor,
+                       before_save: Callable[[Session, CaseRecord, LiveCase], None]) -> InstanceView:
+        """Start the scheduled occurrence of a process with a timer start event (see engine.schedule)."""
+        return self._create(key, actor, None, lambda compiled: {}, before_save=before_save, on_timer=True)
+
     def _create(self, key: str, actor: Actor, business_key: str | None,
                 initial_data: Callable[[CompiledProcess], dict[str, Any]],
-                before_save: Callable[[Session, CaseRecord, LiveCase], None] | None = None) -> InstanceView:
+                before_save: Callable[[Session, CaseRecord, LiveCase], None] | None = None, *,
+                on_timer: bool = False) -> InstanceView:
         definition_id: int | None = None
         try:
             with self.db.transaction() as session:
@@ -116,8 +122,13 @@ class InstanceService:
                 initial = initial_data(compiled)
                 if compiled.initiator_variable:
                     initial[compiled.initiator_variable] = actor.username
-                workflow = self.store.runtime.new_workflow(compiled, initial)
-                self.store.runtime.advance(workflow)
+                if on_timer:
+                    if compiled.start_timer is None:
+                        raise NotFound(f"process {key!r} has no timer start event")
+                    workflow = self.store.runtime.start_on_timer(compiled)
+                else:
+                    workflow = self.store.runtime.new_workflow(compiled, initial)
+                    self.store.runtime.advance(workflow)
                 now = utcnow()
                 row = CaseRecord(
                     id=str(uuid4()), definition_id=definition.id, process_key=definition.key,

@@ -12,35 +12,43 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from .audit import AuditLog
 from .db.session import Database
 from .db.types import utcnow
-from .errors import EngineError, NotFound, PermissionDenied, ScriptError
-from .instances import record_new_tasks
+from .errors import Conflict, EngineError, NotFound, PermissionDenied, ScriptError
+from .instances import InstanceService, record_new_tasks
+from .schedule import next_occurrence
 from .steps import StepContext, StepRunner
 from .views import Actor, AuditType, Role
 
 log = logging.getLogger(__name__)
 SYSTEM = "system"
+SYSTEM_ACTOR = Actor.system()
 
 
 @dataclass(frozen=True)
 class ClaimedJob:
     id: int
-    instance_id: str
+    kind: str  # "timer" (a case waits on it) or "start" (a scheduled start of a process)
+    instance_id: str | None
     task_id: str
     attempts: int
+    due_at: datetime
+    payload: Any = None
 
 
 class JobRunner:
-    def __init__(self, db: Database, steps: StepRunner, audit: AuditLog, *, lease_seconds: float = 60.0,
+    def __init__(self, db: Database, steps: StepRunner, audit: AuditLog, instances: InstanceService, *,
+                 lease_seconds: float = 60.0,
                  max_attempts: int = 3, backoff_seconds: float = 2.0) -> None:
         self.db = db
         self.steps = steps
         self.audit = audit
+        self.instances = instances
         self.lease = timedelta(seconds=lease_seconds)
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
@@ -55,17 +63,21 @@ class JobRunner:
         with self.db.transaction() as session:
             rows = fast.fetch(
                 session,
-                "SELECT id, instance_id, task_id, attempts FROM job WHERE due_at <= :now "
+                "SELECT id, kind, instance_id, task_id, attempts, due_at, payload FROM job WHERE due_at <= :now "
                 "AND (locked_until IS NULL OR locked_until < :now) ORDER BY due_at, id LIMIT :limit" + skip_locked,
                 {"now": fast.ts(now), "limit": limit},
             )
             fast.execute_many(
                 session, "UPDATE job SET locked_by = :worker, locked_until = :until, attempts = attempts + 1 "
                 "WHERE id = :id", [{"id": r["id"], "worker": worker, "until": fast.ts(now + self.lease)} for r in rows])
-        return [ClaimedJob(r["id"], r["instance_id"], r["task_id"], r["attempts"] + 1) for r in rows]
+        return [ClaimedJob(r["id"], r["kind"], r["instance_id"], r["task_id"], r["attempts"] + 1,
+                           fast.load_ts(r["due_at"]) or now, fast.load_json(r["payload"])) for r in rows]
 
     def run_job(self, job: ClaimedJob, worker: str) -> int:
-        """Fire what is due on the job's case; how many timers fired."""
+        """Fire what is due on the job's case, or start a scheduled case; how many timers fired."""
+        if job.kind == "start":
+            return self._start_scheduled(job, worker)
+        assert job.instance_id is not None
         def action(ctx: StepContext) -> int:
             if job.task_id not in ctx.live.timer_jobs:
                 return 0  # fired or cancelled meanwhile
@@ -88,6 +100,40 @@ class JobRunner:
             return 0
         self._release(job)
         return fired
+
+    def _start_scheduled(self, job: ClaimedJob, worker: str) -> int:
+        """Start one scheduled case and move the schedule on, in one transaction (so it happens once)."""
+        key = job.task_id.removeprefix("start:")
+        fast = self.db.fast
+
+        def advance_schedule(session: Any, row: Any, live: Any) -> None:
+            current = fast.fetch(session, "SELECT due_at FROM job WHERE id = :id" + ("" if fast.is_sqlite
+                                 else " FOR UPDATE"), {"id": job.id})
+            if not current or fast.load_ts(current[0]["due_at"]) != job.due_at:
+                raise Conflict("this occurrence was already started or rescheduled")
+            following = next_occurrence(job.payload or {}, job.due_at)
+            if following is None:
+                fast.execute(session, "DELETE FROM job WHERE id = :id", {"id": job.id})
+            else:
+                fast.execute(
+                    session, "UPDATE job SET due_at = :due, payload = :payload, attempts = 0, locked_by = NULL, "
+                    "locked_until = NULL WHERE id = :id",
+                    {"id": job.id, "due": fast.ts(following.due),
+                     "payload": fast.json({**(job.payload or {}), "cycles": following.cycles_left})},
+                )
+            self.audit.record(session, AuditType.TIMER_FIRED, actor=SYSTEM, instance_id=row.id,
+                              definition_id=row.definition_id, process_key=row.process_key,
+                              data={"element_id": live.compiled.start_timer[0], "worker": worker,
+                                    "scheduled_for": job.due_at.isoformat()})
+
+        try:
+            self.instances.start_on_timer(key, SYSTEM_ACTOR, advance_schedule)
+        except Conflict:
+            return 0
+        except (ScriptError, EngineError, SQLAlchemyError, NotFound) as exc:
+            self._failed(job, exc)
+            return 0
+        return 1
 
     def reschedule(self, instance_id: str, element_id: str, when: datetime, actor: Actor) -> None:
         """Move a waiting timer of a case to `when` (admins; e.g. to fire it now). Audited."""

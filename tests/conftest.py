@@ -71,7 +71,7 @@ def make_engine(sqlite_url: str) -> Iterator[EngineFactory]:
         url = url or sqlite_url
         settings = Settings(
             database_url=url,
-            forms_dir=str(FIXTURES / "forms"),
+            forms_dir=overrides.pop("forms_dir", str(FIXTURES / "forms")),
             verify_state_writes=overrides.pop("verify_state_writes", True),
             **overrides,
         )

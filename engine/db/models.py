@@ -220,7 +220,8 @@ class MessageReceipt(Base):
 
 
 class Job(Base):
-    """Work due at a time: a timer a case waits on. Written and removed in the step that starts or ends the wait."""
+    """Work due at a time: a timer a case waits on (written and removed in the step that starts or ends the wait),
+    or the next scheduled start of a process with a timer start event (`task_id` is "start:<key>")."""
 
     __tablename__ = "job"
     __table_args__ = (
@@ -231,8 +232,10 @@ class Job(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(20))
-    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
-    task_id: Mapped[str] = mapped_column(String(36))
+    instance_id: Mapped[str | None] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
+    definition_id: Mapped[int | None] = mapped_column(ForeignKey("process_definition.id"))
+    payload: Mapped[Any | None] = mapped_column(JSONType)  # a scheduled start: {kind, cycles, duration}
+    task_id: Mapped[str] = mapped_column(String(210))
     element_id: Mapped[str | None] = mapped_column(String(200))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")

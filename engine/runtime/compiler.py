@@ -13,6 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -44,6 +45,7 @@ class CompiledProcess:
     start_form_key: str | None = None
     initiator_variable: str | None = None
     start_messages: frozenset[str] = frozenset()  # names of messages that start a case
+    start_timer: tuple[str, str, str] | None = None  # (element id, "date"|"duration"|"cycle", expression)
     user_tasks: dict[str, UserTaskInfo] = field(default_factory=dict)
     element_names: dict[str, str] = field(default_factory=dict)
 
@@ -92,6 +94,22 @@ def _start_messages(process_node: Any) -> frozenset[str]:
             message = next((m for m in root.iter(f"{{{BPMN_NS}}}message") if m.get("id") == ref), None)
             names.add(message.get("name") if message is not None and message.get("name") else start.get("name"))
     return frozenset(n for n in names if n)
+
+
+TIMER_KINDS = {"timeDate": "date", "timeDuration": "duration", "timeCycle": "cycle"}
+
+
+def _start_timer(process_node: Any) -> tuple[str, str, str] | None:
+    """The process's own timer start event: (element id, kind, expression text)."""
+    for start in process_node.iter(f"{{{BPMN_NS}}}startEvent"):
+        if start.getparent() is not process_node:
+            continue
+        for definition in start.iter(f"{{{BPMN_NS}}}timerEventDefinition"):
+            for child in definition:
+                kind = TIMER_KINDS.get(etree.QName(child).localname)
+                if kind and (child.text or "").strip():
+                    return str(start.get("id")), kind, child.text.strip()
+    return None
 
 
 def _decision_refs(process_node: Any) -> set[str]:
@@ -161,6 +179,7 @@ def _describe(
         start_form_key=_start_attribute(process_parser.node, "formKey"),
         initiator_variable=_start_attribute(process_parser.node, "initiator"),
         start_messages=_start_messages(process_parser.node),
+        start_timer=_start_timer(process_parser.node),
         user_tasks=user_tasks,
         element_names=names,
     )

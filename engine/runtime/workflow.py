@@ -175,6 +175,33 @@ class WorkflowRuntime:
             workflow.catch(BpmnEvent(definition, payload={"payload": data, "result_var": name}))
         self.advance(workflow)
 
+    def timer_value(self, expression: str) -> str:
+        """A timer expression's value outside any case: `"R/P3M"`, `${...}`, or (Camunda style) bare `R/P3M`."""
+        _, body = _strip_expression(expression)
+        try:
+            return str(self.script_engine.environment.evaluate(body, {}))
+        except ScriptError:
+            if re.fullmatch(r"[RP0-9][0-9A-Za-z:./+\-]*", body.strip()):
+                return body.strip()
+            raise
+
+    def start_on_timer(self, compiled: CompiledProcess) -> BpmnWorkflow:
+        """A new case whose timer start event fires now, once (its schedule is the platform's job)."""
+        assert compiled.start_timer is not None
+        element_id, kind, _ = compiled.start_timer
+        workflow = self.new_workflow(compiled, {})
+        past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+        for task in workflow.tasks.values():
+            if task.task_spec.bpmn_id == element_id:
+                task.internal_data["event_value"] = (
+                    {"cycles": 1, "next": past, "duration": 0.0} if kind == "cycle" else past)
+        self.advance(workflow)
+        for _ in range(2):  # a cycle fires by adding a branch, then completes on the next refresh
+            with self._translated_errors():
+                workflow.refresh_timers()
+            self.advance(workflow)
+        return workflow
+
     def reschedule_timer(self, workflow: BpmnWorkflow, element_id: str, when: datetime) -> None:
         """Make the waiting timer event `element_id` due at `when` instead."""
         for task in workflow.get_tasks(state=TaskState.WAITING):

@@ -1,4 +1,4 @@
-"""create job table: due timers, claimed by workers with a lease
+"""create job table: due timers and scheduled starts, claimed by workers with a lease
 
 Revision ID: 0004
 Revises: 0003
@@ -8,7 +8,7 @@ Create Date: 2026-11-22
 import sqlalchemy as sa
 from alembic import op
 
-from engine.db.types import UTCDateTime
+from engine.db.types import JSONType, UTCDateTime
 
 revision = "0004"
 down_revision = "0003"
@@ -22,8 +22,10 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("instance_id", sa.String(length=36),
-                  sa.ForeignKey("process_instance.id", ondelete="CASCADE"), nullable=False),
-        sa.Column("task_id", sa.String(length=36), nullable=False),
+                  sa.ForeignKey("process_instance.id", ondelete="CASCADE"), nullable=True),
+        sa.Column("definition_id", sa.Integer(), sa.ForeignKey("process_definition.id"), nullable=True),
+        sa.Column("payload", JSONType, nullable=True),
+        sa.Column("task_id", sa.String(length=210), nullable=False),
         sa.Column("element_id", sa.String(length=200), nullable=True),
         sa.Column("due_at", UTCDateTime(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
