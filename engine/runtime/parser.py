@@ -63,7 +63,24 @@ class OpsflowUserTaskParser(UserTaskParser):
             lane_name=lane_name,
             properties=properties,
         )
-        return self.spec_class(self.spec, self.bpmn_id, form=form, assignment=assignment, **self.bpmn_attributes)
+        prescript, postscript = self._listener_scripts()
+        return self.spec_class(self.spec, self.bpmn_id, form=form, assignment=assignment, prescript=prescript,
+                               postscript=postscript, **self.bpmn_attributes)
+
+    def _listener_scripts(self) -> tuple[str | None, str | None]:
+        """Inline-script execution listeners: "start" -> pre-script, "end" -> post-script."""
+        scripts: dict[str, str] = {}
+        for listener in self.xpath("./bpmn:extensionElements/camunda:executionListener"):
+            event = listener.get("event")
+            script = listener.find(_camunda("script"))
+            if script is None or event not in ("start", "end"):
+                self.raise_validation_exception(
+                    "only inline-script execution listeners on the start or end event can run here "
+                    "(Java classes, expressions and delegate expressions cannot)")
+            if event in scripts:
+                self.raise_validation_exception(f"more than one {event!r} execution listener")
+            scripts[event] = (script.text or "").strip()
+        return scripts.get("start"), scripts.get("end")
 
     def _lane(self) -> tuple[str | None, str | None]:
         refs = self.process_parser.node.xpath(

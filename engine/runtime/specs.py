@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from SpiffWorkflow.camunda.specs.user_task import UserTask as CamundaUserTask
+from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 
 
 @dataclass(frozen=True)
@@ -26,9 +27,14 @@ class Assignment:
     properties: dict[str, str] = field(default_factory=dict)
 
 
-class OpsflowUserTask(CamundaUserTask):
-    """A Camunda user task that also knows its assignment attributes."""
+class OpsflowUserTask(SpiffBpmnTask, CamundaUserTask):
+    """A Camunda user task that also knows its assignment attributes and its start/end scripts.
 
-    def __init__(self, wf_spec, name, form, assignment: Assignment | None = None, **kwargs):  # type: ignore[no-untyped-def]
-        super().__init__(wf_spec, name, form, **kwargs)
+    Inline-script `camunda:executionListener`s become SpiffWorkflow's pre-script (event "start": runs
+    when the task becomes ready) and post-script (event "end": runs when it completes).
+    """
+
+    def __init__(self, wf_spec, name, form, assignment: Assignment | None = None,  # type: ignore[no-untyped-def]
+                 prescript: str | None = None, postscript: str | None = None, **kwargs):
+        super().__init__(wf_spec, name, prescript=prescript, postscript=postscript, form=form, **kwargs)
         self.assignment = assignment or Assignment()

@@ -240,7 +240,8 @@ class WorkflowRuntime:
         changes = diff(workflow, snapshot)
         outcome = StepOutcome(changes=changes)
         active: set[str] = set()
-        pending_data: dict[str, Any] = {}
+        pending_data: dict[str, Any] = {}  # from tasks people work on
+        waiting_data: dict[str, Any] = {}  # from events the case waits for (theirs is older)
         top_unfinished = False
         for task_id in snapshot.unfinished:
             task, wf_id = lookup_task(workflow, task_id)
@@ -259,7 +260,7 @@ class WorkflowRuntime:
                 if tid not in known_open:
                     outcome.new_user_tasks.append(self._describe_user_task(task, now))
             elif state == TaskState.WAITING:
-                pending_data.update(task.data)
+                waiting_data.update(task.data)
                 definition = getattr(task.task_spec, "event_definition", None)
                 if isinstance(definition, MessageEventDefinition):
                     outcome.message_waits[str(task.id)] = definition.name
@@ -272,8 +273,8 @@ class WorkflowRuntime:
         outcome.completed = bool(workflow.completed) or (not top_unfinished and workflow.is_completed())
         if outcome.completed:
             outcome.data = convert_data(workflow.data or (workflow.last_task.data if workflow.last_task else {}))
-        elif pending_data:
-            outcome.data = convert_data(pending_data)
+        elif pending_data or waiting_data:
+            outcome.data = convert_data({**waiting_data, **pending_data})
         else:
             last = workflow.last_task
             outcome.data = convert_data(last.data if last is not None else {})
