@@ -142,7 +142,7 @@ def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
     password = args.password or getpass.getpass(f"Password for {args.username}: ")
     name = {"zh": args.display_name, "en": args.display_name} if args.display_name else None
     user = identity.create_user(args.username, password, groups=_split(args.groups), roles=_split(args.roles),
-                                display_name=name)
+                                display_name=name, email=args.email)
     print(f"Created {user.username} (groups: {', '.join(user.groups) or '-'}; roles: {', '.join(user.roles) or '-'})")
     return 0
 
@@ -193,6 +193,7 @@ def parser() -> argparse.ArgumentParser:
     user.add_argument("--groups", help="comma-separated group keys")
     user.add_argument("--roles", help="comma-separated: staff, process_owner, auditor, admin")
     user.add_argument("--display-name")
+    user.add_argument("--email", help="where task and deadline notices are mailed")
     user.set_defaults(func=cmd_create_user)
     deploy = sub.add_parser("deploy", help="deploy .bpmn/.dmn files as one bundle")
     deploy.add_argument("files", nargs="+")

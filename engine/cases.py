@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from .db.fast import FastSQL
 from .db.models import DefinitionSource, ProcessDefinition
 from .errors import NotFound
+from .notifications import notices_for_new_task, write_notices
 from .records import CaseRecord, insert_case, insert_tasks, read_case, write_case
 from .runtime.compiler import CompiledProcess, SpecCache
 from .runtime.state import Snapshot, full_snapshot, restore, serialized
@@ -84,7 +85,9 @@ class CaseStore:
         cache: CaseCache,
         *,
         verify_writes: bool = False,
+        base_url: str = "",
     ) -> None:
+        self.base_url = base_url
         self.fast = fast
         self.runtime = runtime
         self.specs = specs
@@ -230,6 +233,8 @@ class CaseStore:
         )
         if outcome.new_user_tasks:
             self._insert_human_tasks(session, row, outcome.new_user_tasks, now)
+            write_notices(self.fast, session, [notices_for_new_task(t, row) for t in outcome.new_user_tasks], now,
+                          self.base_url)
         self._sync_message_waits(session, row, live, outcome.message_waits)
         self._sync_timer_jobs(session, row, live, outcome.timer_waits, now)
         live.open_task_ids = set(outcome.open_user_task_ids)

@@ -13,6 +13,7 @@ from .incidents import IncidentService
 from .instances import InstanceService
 from .jobs import JobRunner
 from .messages import MessageService
+from .notifications import Mailer, NotificationService
 from .runtime.compiler import SpecCache
 from .runtime.workflow import WorkflowRuntime
 from .sandbox import ScriptLimits
@@ -43,7 +44,8 @@ class Engine:
         )
         self.cache = CaseCache(settings.workflow_cache_size)
         self.store = CaseStore(
-            self.db.fast, self.runtime, self.specs, self.cache, verify_writes=settings.verify_state_writes
+            self.db.fast, self.runtime, self.specs, self.cache, verify_writes=settings.verify_state_writes,
+            base_url=settings.base_url,
         )
         self.steps = StepRunner(self.db, self.store, self.audit)
         self.definitions = DefinitionService(
@@ -55,8 +57,11 @@ class Engine:
         self.inbox = InboxService(self.db)
         self.trail = AuditTrailService(self.db, self.audit)
         self.incidents = IncidentService(self.db, self.audit)
+        self.notifications = NotificationService(self.db)
+        self.mailer = Mailer(self.db, settings)
         self.jobs = JobRunner(self.db, self.steps, self.audit, self.instances, lease_seconds=settings.job_lease_seconds,
-                              max_attempts=settings.job_max_attempts, backoff_seconds=settings.job_backoff_seconds)
+                              max_attempts=settings.job_max_attempts, backoff_seconds=settings.job_backoff_seconds,
+                              base_url=settings.base_url, mailer=self.mailer)
         self.messages = MessageService(self.db, self.store, self.steps, self.audit, self.instances)
 
     def migrate(self) -> None:

@@ -21,6 +21,8 @@ from .db.session import Database
 from .db.types import utcnow
 from .errors import Conflict, EngineError, NotFound, PermissionDenied, ScriptError
 from .instances import InstanceService, record_new_tasks
+from .notifications import Mailer, Notice, write_notices
+from .runtime.workflow import FiredTimer
 from .schedule import next_occurrence
 from .steps import StepContext, StepRunner
 from .views import Actor, AuditType, Role
@@ -44,7 +46,10 @@ class ClaimedJob:
 class JobRunner:
     def __init__(self, db: Database, steps: StepRunner, audit: AuditLog, instances: InstanceService, *,
                  lease_seconds: float = 60.0,
-                 max_attempts: int = 3, backoff_seconds: float = 2.0) -> None:
+                 max_attempts: int = 3, backoff_seconds: float = 2.0, base_url: str = "",
+                 mailer: Mailer | None = None) -> None:
+        self.base_url = base_url
+        self.mailer = mailer
         self.db = db
         self.steps = steps
         self.audit = audit
@@ -83,10 +88,11 @@ class JobRunner:
                 return 0  # fired or cancelled meanwhile
             fired = self.steps.store.runtime.fire_due_timers(ctx.live.workflow)
             outcome = self.steps.store.inspect(ctx.live, ctx.now)
-            for element in fired:
+            for timer in fired:
                 self.audit.record(ctx.session, AuditType.TIMER_FIRED, actor=SYSTEM, instance_id=ctx.row.id,
                                   definition_id=ctx.row.definition_id, process_key=ctx.row.process_key,
-                                  data={"element_id": element, "worker": worker})
+                                  data={"element_id": timer.element_id, "worker": worker})
+            self._deadline_notices(ctx, fired)
             new_tasks = self.steps.store.save(ctx.session, ctx.row, ctx.live, outcome, ctx.now)
             record_new_tasks(self.audit, ctx.session, ctx.row, new_tasks, SYSTEM)
             return len(fired)
@@ -100,6 +106,25 @@ class JobRunner:
             return 0
         self._release(job)
         return fired
+
+    def _deadline_notices(self, ctx: StepContext, fired: list[FiredTimer]) -> None:
+        """Tell the people of a task whose boundary timer fired: a warning, or the deadline passed."""
+        notices = []
+        for timer in fired:
+            if timer.attached_task_id is None:
+                continue
+            rows = self.db.fast.fetch(ctx.session, "SELECT id, name, assignee, candidate_users, candidate_groups "
+                                      "FROM human_task WHERE id = :id", {"id": timer.attached_task_id})
+            if not rows:
+                continue
+            task = rows[0]
+            users = self.db.fast.load_json(task["candidate_users"]) or []
+            groups = self.db.fast.load_json(task["candidate_groups"]) or []
+            recipients = ([("user", task["assignee"])] if task["assignee"]
+                          else [("user", u) for u in users] + [("group", g) for g in groups])
+            notices.append(Notice("deadline_passed" if timer.interrupting else "deadline_warning", ctx.row.id,
+                                  task["id"], task["name"], ctx.row.process_key, ctx.row.business_key, recipients))
+        write_notices(self.db.fast, ctx.session, notices, ctx.now, self.base_url)
 
     def _start_scheduled(self, job: ClaimedJob, worker: str) -> int:
         """Start one scheduled case and move the schedule on, in one transaction (so it happens once)."""
@@ -189,6 +214,8 @@ class Worker:
                     if self.stopping.is_set():
                         break  # the lease hands unstarted jobs to another worker
                     self.runner.run_job(job, self.name)
+                if self.runner.mailer is not None and self.runner.mailer.configured:
+                    self.runner.mailer.send_pending()
             except SQLAlchemyError:
                 log.exception("worker %s: database error; retrying", self.name)
                 jobs = []

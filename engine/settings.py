@@ -42,6 +42,14 @@ class Settings:
     job_lease_seconds: float = 60.0
     job_max_attempts: int = 3
     job_backoff_seconds: float = 2.0
+    # Mail: task and deadline notices are sent when smtp_host is set
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = "opsflow@localhost"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    base_url: str = "http://127.0.0.1:5000"
     # Debug aid for tests: after every write, restore the case and compare
     verify_state_writes: bool = False
 

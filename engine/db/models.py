@@ -243,3 +243,27 @@ class Job(Base):
     locked_by: Mapped[str | None] = mapped_column(String(200))
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Notification(Base):
+    """A notice for a person or a group: shown in the inbox, mailed when SMTP is configured."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        Index("ix_notification_recipient", "recipient_kind", "recipient", "id"),
+        Index("ix_notification_email_state", "email_state", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(30))  # task_assigned, task_offered, deadline_warning, deadline_passed
+    instance_id: Mapped[str | None] = mapped_column(String(36))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    recipient_kind: Mapped[str] = mapped_column(String(5))  # "user" | "group"
+    recipient: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    email_state: Mapped[str] = mapped_column(String(10))  # pending, sent, failed, none
+    email_attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    email_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

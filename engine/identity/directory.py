@@ -107,6 +107,7 @@ class Directory:
         roles: list[str] | tuple[str, ...] = (),
         display_name: dict[str, str] | None = None,
         language: str | None = None,
+        email: str | None = None,
         actor: Actor | None = None,
     ) -> UserView:
         """A new active user. Raises PermissionDenied, Conflict (exists), ValidationFailed."""
@@ -115,6 +116,8 @@ class Directory:
         errors: dict[str, list[str]] = {}
         if not username or len(username) > 200 or not set(username) <= USERNAME_CHARS:
             errors["username"] = ["use 1-200 letters, digits and . _ - @"]
+        if email is not None and (len(email) > 320 or "@" not in email or any(c.isspace() for c in email)):
+            errors["email"] = ["not an email address"]
         if password is not None and password_problems(password):
             errors["password"] = password_problems(password)
         if errors:
@@ -131,6 +134,7 @@ class Directory:
                 password_hash=hashed,
                 active=True,
                 language=language,
+                email=email,
                 created_at=now,
                 updated_at=now,
             )

@@ -62,6 +62,24 @@ class StepOutcome:
     timer_waits: dict[str, tuple[str, datetime]] = field(default_factory=dict)  # task id -> (element, due)
 
 
+@dataclass(frozen=True)
+class FiredTimer:
+    element_id: str
+    interrupting: bool
+    attached_task_id: str | None  # the activity a boundary timer sits on
+
+
+def _attached_task_id(timer: Task) -> str | None:
+    """For a boundary timer: the task of the activity it is attached to (a sibling under the boundary split)."""
+    split = timer.parent
+    if split is None or type(split.task_spec).__name__ != "BoundaryEventSplit":
+        return None
+    for sibling in split.children:
+        if sibling is not timer and not hasattr(sibling.task_spec, "cancel_activity"):
+            return str(sibling.id)
+    return None
+
+
 def _timer_due(task: Task, definition: Any) -> datetime | None:
     """When a waiting timer event is due (SpiffWorkflow keeps it in the task's internal data)."""
     if not isinstance(definition, TimerEventDefinition):
@@ -215,7 +233,7 @@ class WorkflowRuntime:
                 return
         raise Conflict(f"the case does not wait on a timer at {element_id!r}")
 
-    def fire_due_timers(self, workflow: BpmnWorkflow) -> list[str]:
+    def fire_due_timers(self, workflow: BpmnWorkflow) -> list[FiredTimer]:
         """Let every due timer fire and run the case on; the element ids of the timers that fired."""
         assert_sandboxed(workflow)
         before = {t.id: (t, len(t._children)) for t in workflow.get_tasks(state=TaskState.WAITING)
@@ -223,7 +241,9 @@ class WorkflowRuntime:
         with self._translated_errors():
             workflow.refresh_timers()
         # a cycle timer stays waiting and fires by adding a branch
-        fired = [t.task_spec.bpmn_id or t.task_spec.name for t, children in before.values()
+        fired = [FiredTimer(t.task_spec.bpmn_id or t.task_spec.name, bool(getattr(t.task_spec, "cancel_activity", False)),
+                            _attached_task_id(t))
+                 for t, children in before.values()
                  if t.state != TaskState.WAITING or t.internal_data.get("event_fired") or len(t._children) > children]
         self.advance(workflow)
         return fired
