@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from .db.fast import FastSQL
@@ -131,20 +131,25 @@ class AuditLog:
         page: int = 1,
         per_page: int = 50,
     ) -> Page[AuditEventView]:
+        stmt = self.filtered(instance_id=instance_id, actor=actor, type=type, process_key=process_key,
+                             since=since, until=until)
+        return page_of(session, stmt, (AuditEvent.id,), page, per_page, self.view)
+
+    @staticmethod
+    def filtered(*, instance_id: str | None = None, actor: str | None = None, type: str | None = None,
+                 process_key: str | None = None, since: datetime | None = None,
+                 until: datetime | None = None) -> Select[AuditEvent]:
+        """The events matching the filters (unset filters match everything)."""
         stmt = select(AuditEvent)
-        if instance_id:
-            stmt = stmt.where(AuditEvent.instance_id == instance_id)
-        if actor:
-            stmt = stmt.where(AuditEvent.actor == actor)
-        if type:
-            stmt = stmt.where(AuditEvent.type == type)
-        if process_key:
-            stmt = stmt.where(AuditEvent.process_key == process_key)
+        for column, value in ((AuditEvent.instance_id, instance_id), (AuditEvent.actor, actor),
+                              (AuditEvent.type, type), (AuditEvent.process_key, process_key)):
+            if value:
+                stmt = stmt.where(column == value)
         if since:
             stmt = stmt.where(AuditEvent.occurred_at >= since)
         if until:
             stmt = stmt.where(AuditEvent.occurred_at < until)
-        return page_of(session, stmt, (AuditEvent.id,), page, per_page, self.view)
+        return stmt
 
     @staticmethod
     def view(row: AuditEvent) -> AuditEventView:

@@ -222,12 +222,13 @@ class DefinitionService:
 
     def main_file(self, key: str, version: int | None = None) -> tuple[str, str]:
         """(file name, xml) of the BPMN file that holds the process `key`."""
-        files = self.sources(key, version)
-        for name, text in files.items():
-            if f'id="{key}"' in text and "process" in text:
-                return name, text
-        name = next(iter(files))
-        return name, files[name]
+        with self.db.reading() as session:
+            row = self._row(session, key, version)
+            source = session.get(DefinitionSource, row.content_hash)
+            assert source is not None
+            compiled = self.specs.get(row.content_hash, row.key, source.files)
+        assert compiled is not None
+        return compiled.main_file, source.files[compiled.main_file]
 
     @staticmethod
     def _row(session: Session, key: str, version: int | None) -> ProcessDefinition:

@@ -97,10 +97,12 @@ class InstanceService:
             self.audit.record(session, AuditType.MESSAGE_RECEIVED, actor=actor.username, instance_id=row.id,
                               definition_id=row.definition_id, process_key=row.process_key,
                               data={"name": message, "data": data})
-            if remember is not None:
-                remember(session, MessageResult(row.id, True, InstanceState.RUNNING))
 
-        return self._create(key, actor, business_key, lambda compiled: {}, before_save=deliver)
+        def receipt(session: Session, row: CaseRecord) -> None:
+            if remember is not None:
+                remember(session, MessageResult(row.id, True, row.state))
+
+        return self._create(key, actor, business_key, lambda compiled: {}, before_save=deliver, after_save=receipt)
 
     def start_on_timer(self, key: str, actor: Actor,
                        before_save: Callable[[Session, CaseRecord, LiveCase], None]) -> InstanceView:
@@ -110,6 +112,7 @@ class InstanceService:
     def _create(self, key: str, actor: Actor, business_key: str | None,
                 initial_data: Callable[[CompiledProcess], dict[str, Any]],
                 before_save: Callable[[Session, CaseRecord, LiveCase], None] | None = None, *,
+                after_save: Callable[[Session, CaseRecord], None] | None = None,
                 on_timer: bool = False) -> InstanceView:
         definition_id: int | None = None
         try:
@@ -147,6 +150,8 @@ class InstanceService:
                 outcome = self.store.inspect(live, now)
                 new_tasks = self.store.save(session, row, live, outcome, now, insert_row=True)
                 record_new_tasks(self.audit, session, row, new_tasks, actor.username)
+                if after_save is not None:
+                    after_save(session, row)
                 view = instance_view(self.db.fast, session, row, definition.version)
             self.store.committed(live)
             return view

@@ -21,7 +21,7 @@ from .db.session import Database
 from .db.types import utcnow
 from .errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from .instances import InstanceService, record_new_tasks
-from .records import latest_definition, read_case
+from .records import latest_definition
 from .steps import StepContext, StepRunner
 from .views import Actor, AuditType, MessageResult, Role
 
@@ -72,15 +72,15 @@ class MessageService:
             return session.get(MessageReceipt, key)
 
     def _waiting_cases(self, name: str, correlation: dict[str, Any]) -> list[tuple[str, str]]:
+        fast = self.db.fast
         with self.db.reading() as session:
-            waits = self.db.fast.fetch(session, "SELECT instance_id, task_id FROM message_wait "
-                                       "WHERE message_name = :name ORDER BY instance_id", {"name": name})
-            matches = []
-            for wait in waits:
-                row = read_case(self.db.fast, session, wait["instance_id"])
-                if row.state in ("running", "waiting") and _correlates(row.data or {}, row.business_key, correlation):
-                    matches.append((wait["instance_id"], wait["task_id"]))
-            return matches
+            waits = fast.fetch(
+                session, "SELECT w.instance_id, w.task_id, i.data, i.business_key FROM message_wait w "
+                "JOIN process_instance i ON i.id = w.instance_id "
+                "WHERE w.message_name = :name AND i.state IN ('running', 'waiting') ORDER BY w.instance_id",
+                {"name": name})
+        return [(w["instance_id"], w["task_id"]) for w in waits
+                if _correlates(fast.load_json(w["data"]) or {}, w["business_key"], correlation)]
 
     def _remember(self, session: Any, key: str | None, name: str, result: MessageResult, actor: Actor) -> None:
         if key:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import select
-
 from .audit import AuditLog
 from .db.models import AuditEvent
 from .db.session import Database
@@ -47,15 +45,9 @@ class AuditTrailService:
             after = 0
             while True:
                 with self.db.reading() as session:
-                    stmt = select(AuditEvent).where(AuditEvent.id > after)
-                    for column, value in ((AuditEvent.instance_id, instance_id), (AuditEvent.actor, user),
-                                          (AuditEvent.type, type), (AuditEvent.process_key, process_key)):
-                        if value:
-                            stmt = stmt.where(column == value)
-                    if since:
-                        stmt = stmt.where(AuditEvent.occurred_at >= since)
-                    if until:
-                        stmt = stmt.where(AuditEvent.occurred_at < until)
+                    stmt = self.audit.filtered(instance_id=instance_id, actor=user, type=type,
+                                               process_key=process_key, since=since, until=until)
+                    stmt = stmt.where(AuditEvent.id > after)
                     rows = list(session.execute(stmt.order_by(AuditEvent.id).limit(EXPORT_BATCH)).scalars())
                     batch = [self.audit.view(r) for r in rows]
                 yield from batch

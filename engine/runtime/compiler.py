@@ -42,6 +42,7 @@ class CompiledProcess:
     subprocess_specs: dict[str, Any]
     files: dict[str, str]
     content_hash: str
+    main_file: str = ""  # the file that holds this process
     start_form_key: str | None = None
     initiator_variable: str | None = None
     start_messages: frozenset[str] = frozenset()  # names of messages that start a case
@@ -176,6 +177,7 @@ def _describe(
         subprocess_specs=subprocess_specs,
         files=files,
         content_hash=content_hash(files),
+        main_file=process_parser.filename,
         start_form_key=_start_attribute(process_parser.node, "formKey"),
         initiator_variable=_start_attribute(process_parser.node, "initiator"),
         start_messages=_start_messages(process_parser.node),
