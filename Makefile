@@ -18,7 +18,19 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-setup: $(STAMP)
+# Browser assets: bpmn-js and friends from npm (package-lock.json), bundled by esbuild.
+NODE_STAMP := node_modules/.installed
+ASSETS     := api/web/static/build/.built
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+$(ASSETS): $(NODE_STAMP) $(wildcard api/web/js/*)
+	npm run --silent build
+	touch $(ASSETS)
+
+setup: $(STAMP) $(ASSETS)
 	mkdir -p var
 
 run: setup
@@ -36,4 +48,4 @@ bench: setup
 	$(BIN)/python bench/engine_bench.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache node_modules api/web/static/build

@@ -12,7 +12,7 @@ from engine.core import Engine
 from engine.identity import IdentityService, Passwords
 from engine.settings import Settings
 
-from . import problems, security
+from . import problems, security, web
 from .extensions import ProblemApi, Services
 from .routes import register
 
@@ -64,4 +64,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     register(api)
     problems.init_app(app)
     security.init_app(app)
+    web.init_app(app)
     return app

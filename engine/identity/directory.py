@@ -197,6 +197,18 @@ class Directory:
             )
             return load_view(session, user)
 
+    def set_language(self, username: str, language: str, actor: Actor) -> UserView:
+        """A user's own choice of language for pages and messages. Raises PermissionDenied, ValidationFailed."""
+        if username != actor.username:
+            _require_admin(actor, "changing another user's language")
+        if language not in ("zh", "en"):
+            raise ValidationFailed("unknown language", {"language": ["choose zh or en"]})
+        with self.db.transaction() as session:
+            user = require_user(session, username, lock=True)
+            user.language = language
+            user.updated_at = utcnow()
+            return load_view(session, user)
+
     def get_user(self, username: str) -> UserView:
         with self.db.reading() as session:
             return load_view(session, require_user(session, username))

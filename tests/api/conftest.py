@@ -16,7 +16,6 @@ from flask.testing import FlaskClient
 
 from api import create_app
 from engine.core import Engine
-from engine.db.migrate import upgrade
 from engine.identity import IdentityService, Passwords
 from engine.settings import Settings
 from tests.conftest import FIXTURES, fixture_files
@@ -49,14 +48,6 @@ def org_chart(tmp_path: Path) -> Path:
                    for g in GROUPS],
         "demo_users": [],
     }), "utf-8")
-    return path
-
-
-@pytest.fixture(scope="session")
-def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A database brought to the newest migration once; each test gets a copy (upgrading costs ~1.5 s)."""
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    upgrade(f"sqlite:///{path}")
     return path
 
 

@@ -1,0 +1,19 @@
+"""The web pages: server-rendered blueprints over the same engine services as the REST API.
+
+One parent blueprint (`web`) carries what every page shares: sign-in by session cookie, CSRF on every
+form, the user's language, HTML error pages. Each area is a child blueprint in its own module.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from . import i18n
+from .base import web
+
+
+def init_app(app: Flask) -> None:
+    from . import admin, audit, auth, cases, editor, inbox  # noqa: F401 - each registers its child blueprint
+
+    i18n.init_app(app)
+    app.register_blueprint(web)

@@ -1,0 +1,1 @@
+// the process editor: bpmn-js modeler with the Camunda properties panel (see editor area)
