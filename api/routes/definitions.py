@@ -7,9 +7,10 @@ from typing import Any
 from flask import Response, request
 from flask_smorest import Blueprint
 
-from engine.errors import NotFound
+from engine.errors import NotFound, PermissionDenied
+from engine.views import Role
 
-from ..deploying import deploy_bundle
+from ..deploying import deploy_bundle, read_files
 from ..extensions import services
 from ..schemas.definitions import (
     DefinitionSchema,
@@ -17,6 +18,7 @@ from ..schemas.definitions import (
     DeployFilesSchema,
     DeployFormSchema,
     DeployResultSchema,
+    ValidateResultSchema,
     XmlArgs,
 )
 from ..security import current_actor
@@ -46,6 +48,17 @@ def deploy(files: dict[str, Any], form: dict[str, Any]) -> Any:
     """Deploy .bpmn/.dmn files as one bundle (process owners); running cases stay on their version."""
     result = deploy_bundle(services().engine, request.files.getlist("files"), form, current_actor())
     return result, 201 if result["created"] else 200
+
+
+@blp.route("/validate", methods=["POST"])
+@blp.arguments(DeployFilesSchema, location="files")
+@blp.response(200, ValidateResultSchema, description="the bundle would deploy")
+@blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
+def validate_bundle(files: dict[str, Any]) -> Any:
+    """Check .bpmn/.dmn files as deploy would, without deploying (process owners); 422 lists the problems."""
+    if not current_actor().has_role(Role.PROCESS_OWNER, Role.ADMIN):
+        raise PermissionDenied("validating needs the process_owner role")  # before any parsing work
+    return {"ok": True, "keys": services().engine.definitions.validate(read_files(request.files.getlist("files")))}
 
 
 @blp.route("/<key>", methods=["GET"])

@@ -45,6 +45,11 @@ class DeployResultSchema(Schema):
     definitions = fields.List(fields.Nested(DefinitionSchema), required=True)
 
 
+class ValidateResultSchema(Schema):
+    ok = fields.Boolean(required=True, metadata={"description": "always true: problems answer 422"})
+    keys = fields.List(fields.String(), required=True, metadata={"description": "the processes it would deploy"})
+
+
 class XmlArgs(Schema):
     version = fields.Integer(validate=validate.Range(min=1, max=1_000_000))
     file = Text(max_length=500, metadata={"description": "another file of the bundle (e.g. a .dmn)"})

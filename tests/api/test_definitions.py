@@ -99,3 +99,27 @@ def test_too_large_bundle_is_413(settings, engine) -> None:  # type: ignore[no-u
     body = assert_problem(client.post("/api/process-definitions", "owner", data=upload("approval.bpmn"),
                                       content_type=MULTIPART), 413, "too-large")
     assert "limit" in body["detail"]
+
+
+def test_validate_checks_without_deploying(api: Client) -> None:
+    ok = api.post("/api/process-definitions/validate", "olivia", data=upload("approval.bpmn"), content_type=MULTIPART)
+    assert ok.status_code == 200 and ok.json == {"ok": True, "keys": ["approval"]}
+    assert api.get("/api/process-definitions", "olivia").json == []
+    xml = fixture_files("approval.bpmn")["approval.bpmn"].replace(b'targetRef="review"', b'targetRef="missing"')
+    body = assert_problem(api.post("/api/process-definitions/validate", "olivia",
+                                   data=upload(content={"bad.bpmn": xml}), content_type=MULTIPART),
+                          422, "invalid-model")
+    assert body["problems"] and all(p["message"] for p in body["problems"])
+    not_executable = xml.replace(b'isExecutable="true"', b'isExecutable="false"')
+    body = assert_problem(api.post("/api/process-definitions/validate", "olivia",
+                                   data=upload(content={"draft.bpmn": not_executable}), content_type=MULTIPART), 422)
+    assert "isExecutable" in body["problems"][0]["message"]
+    assert_problem(api.post("/api/process-definitions/validate", "olivia", data=upload(content={"a.exe": b"MZ"}),
+                            content_type=MULTIPART), 422, "validation-failed")
+
+
+def test_validate_needs_process_owner(api: Client) -> None:
+    assert_problem(api.post("/api/process-definitions/validate", "alice", data=upload("approval.bpmn"),
+                            content_type=MULTIPART), 403, "forbidden")
+    assert_problem(api.post("/api/process-definitions/validate", data=upload("approval.bpmn"),
+                            content_type=MULTIPART), 401)
