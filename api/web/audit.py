@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, render_template, request, url_for
 from flask_babel import get_timezone, to_user_timezone, to_utc
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 
@@ -124,7 +125,7 @@ def read_filter() -> TrailFilter:
         return TrailFilter(typed, AuditListArgs().load(given), {})
     except ValidationError as exc:
         messages = exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
-        errors = {str(k): [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in messages.items()}
+        errors = {str(k): [_(str(m)) for m in (v if isinstance(v, list) else [v])] for k, v in messages.items()}
         return TrailFilter(typed, {"page": 1, "per_page": PER_PAGE}, errors)
 
 
