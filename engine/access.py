@@ -106,3 +106,17 @@ def separation_of_duties_violation(session: Session, task: Any, row: Any, actor:
             f"in this case, so you may not complete '{task.name}'"
         )
     return None
+
+
+def may_start(starter_groups: tuple[str, ...], starter_users: tuple[str, ...], actor: Actor) -> bool:
+    """Camunda's candidateStarterGroups/Users: without either, anyone may start; admins always may."""
+    if (not starter_groups and not starter_users) or actor.has_role(Role.ADMIN):
+        return True
+    return actor.username in starter_users or bool(actor.groups.intersection(starter_groups))
+
+
+def check_can_start(key: str, starter_groups: tuple[str, ...], starter_users: tuple[str, ...],
+                    actor: Actor) -> None:
+    if not may_start(starter_groups, starter_users, actor):
+        who = ", ".join([*starter_groups, *starter_users])
+        raise PermissionDenied(f"only {who} may start {key}")

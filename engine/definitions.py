@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from .access import check_can_start, may_start
 from .audit import AuditLog
 from .db.models import DefinitionSource, ProcessDefinition, ProcessInstance
 from .db.session import Database
@@ -186,6 +187,32 @@ class DefinitionService:
                 .order_by(ProcessDefinition.key)
             ).scalars()
             return [definition_view(r) for r in rows]
+
+    def startable(self, actor: Actor) -> list[DefinitionView]:
+        """The latest version of every process the actor may start by hand (a plain start event, and
+        among its candidate starters)."""
+        return [view for view, compiled in self._latest_compiled() if compiled.manual_start
+                and may_start(compiled.starter_groups, compiled.starter_users, actor)]
+
+    def startable_one(self, key: str, actor: Actor) -> DefinitionView:
+        """One process the actor may start by hand. Raises NotFound, PermissionDenied."""
+        for view, compiled in self._latest_compiled(key):
+            if not compiled.manual_start:
+                raise NotFound(f"{key} is started by a message or a timer, not by hand")
+            check_can_start(key, compiled.starter_groups, compiled.starter_users, actor)
+            return view
+        raise NotFound(f"no process definition with key {key!r}")
+
+    def _latest_compiled(self, key: str | None = None) -> list[tuple[DefinitionView, CompiledProcess]]:
+        views = [self.get(key)] if key else self.list_latest()
+        out = []
+        for view in views:
+            compiled = self.specs.get(view.content_hash, view.key)
+            if compiled is None:  # not parsed in this process yet: once, from the stored sources
+                compiled = self.specs.get(view.content_hash, view.key, self.sources(view.key, view.version))
+            assert compiled is not None
+            out.append((view, compiled))
+        return out
 
     def versions(self, key: str) -> list[DefinitionView]:
         """Every version of a key, newest first, with how many cases run on each."""

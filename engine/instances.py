@@ -9,7 +9,7 @@ from uuid import uuid4
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .access import check_can_see_case, sees_everything, took_part
+from .access import check_can_see_case, check_can_start, sees_everything, took_part
 from .audit import AuditLog
 from .cases import CaseStore, LiveCase
 from .db.models import ProcessDefinition, ProcessInstance
@@ -76,10 +76,12 @@ class InstanceService:
     ) -> InstanceView:
         """Start a case on the latest version of `key` and run it to its first wait state.
 
-        Raises NotFound, ValidationFailed (start form), ScriptError / EngineError (recorded as an incident).
+        Raises NotFound, PermissionDenied (not among the process's candidate starters), ValidationFailed (start
+        form), ScriptError / EngineError (recorded as an incident).
         """
 
         def initial_data(compiled: CompiledProcess) -> dict[str, Any]:
+            check_can_start(key, compiled.starter_groups, compiled.starter_users, actor)
             return self.forms.clean(compiled.start_form_key, data, language) if self.forms is not None else dict(data)
 
         return self._create(key, actor, business_key, initial_data)
@@ -239,12 +241,14 @@ class InstanceService:
         key: str | None = None,
         state: str | None = None,
         started_by: str | None = None,
+        only_involved: bool = False,
         page: int = 1,
         per_page: int = 50,
     ) -> Page[InstanceView]:
+        """Cases the actor may see (auditors and admins: all, unless `only_involved`), newest first."""
         with self.db.reading() as session:
             stmt = select(ProcessInstance)
-            if not sees_everything(actor):
+            if only_involved or not sees_everything(actor):
                 stmt = stmt.where(took_part(actor))
             if key:
                 stmt = stmt.where(ProcessInstance.process_key == key)

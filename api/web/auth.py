@@ -33,8 +33,10 @@ def login() -> Response | str:
                         status=401)
     language = session.get(SESSION_LANGUAGE)
     start_session(issued)
-    if language:
+    if language:  # chosen on the sign-in page: remembered on the user from now on
         session[SESSION_LANGUAGE] = language
+        identity = svc().identity
+        identity.set_language(issued.username, language, identity.actor_for(issued.username))
     return redirect(next_url)  # type: ignore[return-value]
 
 @bp.route("/logout", methods=["POST"])

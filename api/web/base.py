@@ -81,7 +81,7 @@ def _is_public() -> bool:
 
 
 @web.before_request
-def _sign_in_and_check_csrf() -> Response | None:
+def _sign_in_and_check_csrf() -> Any:
     token = session.get(SESSION_TOKEN)
     if token:
         try:

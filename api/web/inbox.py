@@ -1,18 +1,115 @@
-"""The task inbox and the task page (being built)."""
+"""The task inbox (my tasks and my groups' tasks) and the task page with its form."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from typing import Any
 
-from .base import web
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from engine.errors import Conflict, PermissionDenied, ValidationFailed
+from engine.views import TaskState
+
+from ..queries import task_detail
+from .base import actor, safe_next, svc, web
+from .casedata import labelled
+from .formdata import fields_of, parse_form
+from .i18n import page_language
 
 bp = Blueprint("inbox", __name__)
+TABS = ("mine", "candidate")
+SORTS = ("due", "priority", "created")
+PER_PAGE = 20
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return max(1, int(value or default))
+    except ValueError:
+        return default
 
 
 @bp.route("/")
+def home() -> Response:
+    return redirect(url_for("web.inbox.inbox"))  # type: ignore[return-value]
+
+
 @bp.route("/inbox")
 def inbox() -> str:
-    return render_template("error.html", status=501, title="inbox", message="not built yet")
+    args = request.args
+    tab = args.get("tab") if args.get("tab") in TABS else "mine"
+    state = args.get("state") if args.get("state") in [s.value for s in TaskState] else None
+    sort = args.get("sort") if args.get("sort") in SORTS else "due"
+    filters = {"key": args.get("key") or None, "q": (args.get("q") or "").strip() or None, "state": state,
+               "sort": sort}
+    who = actor()
+    inbox = svc().engine.inbox
+    page = inbox.query(who, mine=tab == "mine", candidate=tab == "candidate", page=_int(args.get("page"), 1),
+                       per_page=PER_PAGE, **filters)  # type: ignore[arg-type]
+    processes = svc().engine.definitions.list_latest()
+    return render_template("inbox/inbox.html", page=page, tab=tab, counts=inbox.counts(who), filters=filters,
+                           processes=processes, process_names={d.key: d.name for d in processes},
+                           states=list(TaskState), sorts=SORTS, active_area="inbox")
+
+
+@bp.route("/tasks/<task_id>/claim", methods=["POST"])
+def claim(task_id: str) -> Response:
+    task = svc().engine.tasks.claim(task_id, actor())
+    flash(_("You took “%(name)s”.", name=task.name), "success")
+    return _back(task_id)
+
+
+@bp.route("/tasks/<task_id>/unclaim", methods=["POST"])
+def unclaim(task_id: str) -> Response:
+    task = svc().engine.tasks.unclaim(task_id, actor())
+    flash(_("“%(name)s” is back with its candidates.", name=task.name), "success")
+    return _back(task_id)
+
+
+def _back(task_id: str) -> Response:
+    return redirect(safe_next(request.form.get("next"), url_for("web.inbox.task", task_id=task_id)))  # type: ignore[return-value]
+
+
+def _task_page(task_id: str, *, errors: dict[str, list[str]] | None = None, posted: Any = None,
+               status: int = 200, problem: str | None = None) -> Response:
+    lang = page_language()
+    detail = task_detail(svc().engine, task_id, actor(), lang)
+    schema = detail["form"]
+    forms = svc().engine.forms
+    shown = (schema or {}).get("x-show")
+    context = labelled(detail["data"], forms, lang, only=shown) if shown else []
+    body = render_template(
+        "inbox/task.html", task=detail, schema=schema, fields=fields_of(schema, detail["data"], errors, raw=posted),
+        context=context, all_data=labelled(detail["data"], forms, lang), errors=errors or {}, problem=problem,
+        instance=svc().engine.instances.get(detail["instance_id"], actor()), active_area="inbox",
+        open_states=(TaskState.OPEN, TaskState.CLAIMED))
+    return Response(body, status=status, mimetype="text/html")
+
+
+@bp.route("/tasks/<task_id>")
+def task(task_id: str) -> Response:
+    return _task_page(task_id)
+
+
+@bp.route("/tasks/<task_id>", methods=["POST"])
+def complete(task_id: str) -> Response:
+    """Complete with the posted form; on refusal show the form again with what was typed and the messages."""
+    who = actor()
+    lang = page_language()
+    detail = task_detail(svc().engine, task_id, who, lang)
+    try:
+        after = svc().engine.tasks.complete(task_id, parse_form(detail["form"], request.form), who, language=lang)
+    except ValidationFailed as exc:
+        return _task_page(task_id, errors=exc.errors, posted=request.form, status=422,
+                          problem=_("The form has errors. Nothing was saved; correct the marked fields."))
+    except (Conflict, PermissionDenied) as exc:
+        status = 409 if isinstance(exc, Conflict) else 403
+        return _task_page(task_id, posted=request.form, status=status, problem=exc.message)
+    flash(_("“%(name)s” is done.", name=detail["name"]), "success")
+    mine_next = [t for t in after.open_tasks if t.assignee == who.username]
+    if mine_next:
+        return redirect(url_for("web.inbox.task", task_id=mine_next[0].id))  # type: ignore[return-value]
+    return redirect(url_for("web.inbox.inbox"))  # type: ignore[return-value]
 
 
 web.register_blueprint(bp)

@@ -47,6 +47,9 @@ class CompiledProcess:
     initiator_variable: str | None = None
     start_messages: frozenset[str] = frozenset()  # names of messages that start a case
     start_timer: tuple[str, str, str] | None = None  # (element id, "date"|"duration"|"cycle", expression)
+    manual_start: bool = True  # a plain (none) start event: people can start it from a form
+    starter_groups: tuple[str, ...] = ()  # camunda:candidateStarterGroups; with starter_users empty: anyone
+    starter_users: tuple[str, ...] = ()
     user_tasks: dict[str, UserTaskInfo] = field(default_factory=dict)
     element_names: dict[str, str] = field(default_factory=dict)
 
@@ -81,6 +84,19 @@ def _start_attribute(process_node: Any, attribute: str) -> str | None:
             if value:
                 return str(value)
     return None
+
+
+def _process_list(process_node: Any, attribute: str) -> tuple[str, ...]:
+    """A comma-separated Camunda attribute of the process element itself."""
+    value = process_node.get(f"{{{CAMUNDA_MODEL_NS}}}{attribute}") or ""
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _has_none_start(process_node: Any) -> bool:
+    """A top-level start event without an event definition (no message, timer, signal...)."""
+    return any(start.getparent() is process_node and not any("EventDefinition" in etree.QName(c).localname
+                                                              for c in start if isinstance(c.tag, str))
+               for start in process_node.iter(f"{{{BPMN_NS}}}startEvent"))
 
 
 def _start_messages(process_node: Any) -> frozenset[str]:
@@ -182,6 +198,9 @@ def _describe(
         initiator_variable=_start_attribute(process_parser.node, "initiator"),
         start_messages=_start_messages(process_parser.node),
         start_timer=_start_timer(process_parser.node),
+        manual_start=_has_none_start(process_parser.node),
+        starter_groups=_process_list(process_parser.node, "candidateStarterGroups"),
+        starter_users=_process_list(process_parser.node, "candidateStarterUsers"),
         user_tasks=user_tasks,
         element_names=names,
     )

@@ -89,7 +89,18 @@ class BrowserPage:
         self.page = context.new_page()
         self.errors: list[str] = []
         self.page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
-        self.page.on("console", lambda msg: msg.type == "error" and self.errors.append(f"console: {msg.text}"))
+        self.page.on("console", self._console)
+        self.page.on("response", self._response)
+
+    def _console(self, message: Any) -> None:
+        # A failed load is reported by _response, which knows whether it was a page (an answer, such as a
+        # form refused with 422) or a script, style or diagram the page needed (an error).
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            self.errors.append(f"console: {message.text} at {message.location.get('url', '?')}")
+
+    def _response(self, response: Any) -> None:
+        if response.status >= 400 and response.request.resource_type != "document":
+            self.errors.append(f"{response.status} for {response.request.resource_type} {response.url}")
 
     def goto(self, path: str) -> Any:
         return self.page.goto(self.base_url + path)

@@ -3,6 +3,7 @@ import NavigatedViewer from "bpmn-js/lib/NavigatedViewer";
 import "bpmn-js/dist/assets/diagram-js.css";
 import "bpmn-js/dist/assets/bpmn-js.css";
 
+const READABLE_ZOOM = 0.8;
 const MARKERS = { completed: "of-completed", active: "of-active", highlight: "of-highlight" };
 
 async function showDiagram(container) {
@@ -16,6 +17,12 @@ async function showDiagram(container) {
     const canvas = viewer.get("canvas");
     const registry = viewer.get("elementRegistry");
     canvas.zoom("fit-viewport", "auto");
+    const focus = (marks.highlight || []).map((id) => registry.get(id)).find(Boolean);
+    if (focus && canvas.zoom() < READABLE_ZOOM) {
+      // A wide diagram fitted into the box is unreadable: show the task in hand at a readable size.
+      canvas.zoom(READABLE_ZOOM);
+      canvas.scrollToElement(focus);
+    }
     for (const [kind, ids] of Object.entries(marks)) {
       for (const id of ids || []) {
         if (registry.get(id)) canvas.addMarker(id, MARKERS[kind]);

@@ -1,0 +1,109 @@
+"""Template filters: bilingual names, dates in the company's zone, due-date urgency, data values."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+
+from engine.db.types import utcnow
+
+from .base import web
+from .formdata import LOCAL_ZONE
+from .i18n import page_language
+
+DUE_SOON = timedelta(hours=24)
+
+
+@web.app_template_filter("bilingual")
+def bilingual(name: str | None) -> str:
+    """'中文 / English' names of diagrams and tasks, in the page's language."""
+    if not name:
+        return ""
+    zh, sep, en = name.partition(" / ")
+    if not sep:
+        return name
+    return zh.strip() if page_language() == "zh" else en.strip()
+
+
+@web.app_template_filter("localized")
+def localized(value: Any) -> str:
+    """{"zh": .., "en": ..} in the page's language."""
+    if isinstance(value, dict):
+        lang = page_language()
+        return str(value.get(lang) or value.get("zh") or value.get("en") or "")
+    return "" if value is None else str(value)
+
+
+@web.app_template_filter("when")
+def when(moment: datetime | None) -> str:
+    if moment is None:
+        return "—"
+    return format_datetime(moment.astimezone(LOCAL_ZONE), "yyyy-MM-dd HH:mm")
+
+
+@web.app_template_filter("urgency")
+def urgency(due: datetime | None) -> str:
+    """'overdue', 'due-soon' (within a day) or ''."""
+    if due is None:
+        return ""
+    now = utcnow()
+    if due <= now:
+        return "overdue"
+    return "due-soon" if due - now <= DUE_SOON else ""
+
+
+@web.app_template_filter("show_value")
+def show_value(value: Any) -> str:
+    if value is True:
+        return _("yes")
+    if value is False:
+        return _("no")
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(show_value(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, indent=1, default=str)
+    if isinstance(value, str) and len(value) >= 19 and value[4:5] == "-" and value[10:11] == "T":
+        try:
+            return when(datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    return str(value)
+
+
+def _state_labels() -> dict[str, str]:
+    return {"open": _("open"), "claimed": _("claimed"), "completed": _("completed"), "cancelled": _("cancelled"),
+            "running": _("running"), "waiting": _("waiting"), "suspended": _("suspended"), "error": _("error")}
+
+
+@web.app_template_global("state_label")
+def state_label(state: str) -> str:
+    """A task's or case's state in the page's language."""
+    return _state_labels().get(str(state), str(state))
+
+
+def _event_labels() -> dict[str, str]:
+    return {
+        "definition_deployed": _("Diagram deployed"), "instance_started": _("Case started"),
+        "instance_completed": _("Case completed"), "instance_cancelled": _("Case cancelled"),
+        "instance_suspended": _("Case suspended"), "instance_resumed": _("Case resumed"),
+        "task_created": _("Task created"), "task_claimed": _("Task claimed"), "task_unclaimed": _("Task unclaimed"),
+        "task_assigned": _("Task assigned"), "task_completed": _("Task completed"),
+        "task_refused": _("Completion refused"), "timer_fired": _("Timer fired"),
+        "timer_rescheduled": _("Timer rescheduled"), "message_received": _("Message received"),
+        "incident_created": _("Incident"), "incident_retried": _("Incident retried"),
+        "incident_resolved": _("Incident resolved"), "user_created": _("User created"),
+        "user_changed": _("User changed"), "group_changed": _("Group changed"), "login_failed": _("Sign-in failed"),
+        "token_created": _("Signed in / token issued"), "token_revoked": _("Signed out / token revoked"),
+    }
+
+
+@web.app_template_global("event_label")
+def event_label(kind: str) -> str:
+    """An audit event type in the page's language."""
+    return _event_labels().get(str(kind), str(kind))
