@@ -71,7 +71,7 @@ def summary(data: Any) -> str:
     if not data:
         return ""
     if isinstance(data, dict):
-        text = ", ".join(f"{k}: {json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, dict | list) else v}"
+        text = ", ".join(f"{k}: {v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)}"
                          for k, v in data.items())
     else:
         text = json.dumps(data, ensure_ascii=False, default=str)
