@@ -54,7 +54,6 @@ def editor_strings() -> dict[str, str]:
         "line": _("line %(line)s", line="{line}"),
         "versionsLink": _("See all versions"),
         "chooseFile": _("Choose a .bpmn file to open it in the editor."),
-        "unnamed": _("(unnamed)"),
     }
 
 

@@ -2,7 +2,7 @@
 import { currentXml } from "./modeler";
 import { problemsOf } from "./problems";
 import { postFiles, getJson } from "./server";
-import { element, format, saveFile, showStatus } from "./ui";
+import { element, format, hideStatus, saveFile, showStatus } from "./ui";
 
 export class Actions {
   constructor({ modeler, config, strings, problems, bundle, state }) {
@@ -102,7 +102,7 @@ export class Actions {
     if (status === 422) {
       const title = body.problems ? s.problemsTitle : s.invalidUpload;
       this.problems.show(`${title} ${body.detail || ""}`.trim(), problemsOf(body));
-      showStatus("error", title);
+      hideStatus(); // the problem list says it all, at the elements
     } else if (status === 401) {
       showStatus("error", s.signedOut);
     } else if (status === 403) {
