@@ -277,9 +277,9 @@ def test_the_pages_in_chinese(site: Flask, as_user: Any) -> None:
     client = as_user("auditor1")
     client.post("/language", {"language": "zh", "next": "/audit"})
     body = client.get(f"/audit?instance_id={case.id}").get_data(as_text=True)
-    assert "审计日志" in body and "案例已发起" in body and "下载 CSV" in body and "筛选" in body
+    assert "审计日志" in body and "案件发起" in body and "下载 CSV" in body and "筛选" in body
     assert "校验审计日志" in body
     history = client.get(f"/audit/cases/{case.id}").get_data(as_text=True)
-    assert "案例历史" in history and "流程图版本" in history
+    assert "案件历史" in history and "流程图版本" in history
     verified = client.post("/audit/verify").get_data(as_text=True)
     assert "审计日志未被篡改" in verified
