@@ -107,3 +107,16 @@ def _event_labels() -> dict[str, str]:
 def event_label(kind: str) -> str:
     """An audit event type in the page's language."""
     return _event_labels().get(str(kind), str(kind))
+
+
+@web.app_template_filter("group_names")
+def group_names(keys: list[str]) -> str:
+    """Group keys as the org chart names them, in the page's language (read once per request)."""
+    from flask import g
+
+    from .base import svc
+
+    names = g.get("_group_names")
+    if names is None:
+        names = g._group_names = {group.key: group.name for group in svc().identity.list_groups()}
+    return ", ".join(localized(names[key]) if key in names else key for key in keys)

@@ -73,3 +73,16 @@ def test_the_desk_starts_a_request_and_the_engineer_completes_it_after_one_refus
     assert page.locator(".flash-success").count() == 1
     assert re.search(r"/tasks/|/inbox", page.url)
     assert not engineer.errors
+
+
+def test_the_staff_pages_fit_a_tablet(browser_page) -> None:
+    """At 768 px nothing but a table's own scroll box may be wider than the screen."""
+    desk = browser_page(width=768, height=1024).login("desk1")
+    start_service_request(desk, f"SR-{uuid.uuid4().hex[:8]}")
+    case_url = desk.page.url
+    for path in ("/inbox?tab=candidate", "/start", "/start/service_request", "/cases", case_url):
+        desk.page.goto(path if path.startswith("http") else desk.base_url + path)
+        overflow = desk.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} is {overflow}px wider than a tablet"
+    desk.screenshot("case-tablet")
+    assert not desk.errors

@@ -17,7 +17,8 @@ async function showDiagram(container) {
     const canvas = viewer.get("canvas");
     const registry = viewer.get("elementRegistry");
     canvas.zoom("fit-viewport", "auto");
-    const focus = (marks.highlight || []).map((id) => registry.get(id)).find(Boolean);
+    const focus = [...(marks.highlight || []), ...(marks.active || [])].map((id) => registry.get(id))
+      .find((element) => element && element.type !== "bpmn:SubProcess");
     if (focus && canvas.zoom() < READABLE_ZOOM) {
       // A wide diagram fitted into the box is unreadable: show the task in hand at a readable size.
       canvas.zoom(READABLE_ZOOM);
