@@ -50,6 +50,7 @@ def editor_strings() -> dict[str, str]:
         "signedOut": _("Your session has ended. Sign in again in another tab, then save again."),
         "failed": _("The server could not handle the request (status %(status)s).", status="{status}"),
         "network": _("The server cannot be reached. Check the connection and try again."),
+        "exportFailed": _("The diagram cannot be written as XML"),
         "whole": _("the whole diagram"),
         "line": _("line %(line)s", line="{line}"),
         "versionsLink": _("See all versions"),

@@ -90,8 +90,14 @@ export class Actions {
   async send(url, headers, fields = {}) {
     const s = this.strings;
     let answer;
+    let form;
     try {
-      const form = await this.form();
+      form = await this.form();
+    } catch (error) {
+      showStatus("error", `${s.exportFailed}: ${error.message}`);
+      return null;
+    }
+    try {
       for (const [name, value] of Object.entries(fields)) form.append(name, value);
       answer = await postFiles(url, form, headers);
     } catch (error) {

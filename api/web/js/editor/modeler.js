@@ -8,6 +8,7 @@ import {
 } from "bpmn-js-properties-panel";
 import CamundaBehaviorsModule from "camunda-bpmn-js-behaviors/lib/camunda-platform";
 import camundaModdle from "camunda-bpmn-moddle/resources/camunda.json";
+import { freePrefix } from "./prefixes";
 import "bpmn-js/dist/assets/diagram-js.css";
 import "bpmn-js/dist/assets/bpmn-js.css";
 import "bpmn-js/dist/assets/bpmn-font/css/bpmn-embedded.css";
@@ -29,11 +30,15 @@ export function createModeler(canvas, properties) {
 
 // Import a diagram; never throws. Warnings (unknown extension elements, unresolved references the
 // importer could skip) are kept and shown; an error means the diagram could not be shown at all.
-export async function importDiagram(modeler, xml) {
+const CAMUNDA = camundaModdle.uri;
+
+export async function importDiagram(modeler, original) {
+  const { xml, note } = freePrefix(original, camundaModdle.prefix, CAMUNDA);
   try {
     const { warnings } = await modeler.importXML(xml);
     modeler.get("canvas").zoom("fit-viewport", "auto");
-    return { ok: true, error: null, warnings: (warnings || []).map((w) => String(w.message || w)) };
+    const notes = (warnings || []).map((w) => String(w.message || w));
+    return { ok: true, error: null, warnings: note ? [note, ...notes] : notes };
   } catch (error) {
     const warnings = (error.warnings || []).map((w) => String(w.message || w));
     return { ok: false, error: String(error.message || error), warnings };
