@@ -90,7 +90,7 @@ def test_a_cases_history_shows_its_diagram_version(browser_page: Any, live_serve
     auditor = browser_page(locale="zh-CN").login("auditor1")
     auditor.goto(f"/audit/cases/{case['id']}")
     page = auditor.page
-    assert page.locator("h1").inner_text().startswith("案例历史")
+    assert page.locator("h1").inner_text().startswith("案件历史")
     page.wait_for_selector("[data-diagram][data-state=shown]", timeout=15000)
     assert page.locator(".djs-element.of-active").count() >= 1  # the waiting task is marked on the diagram
     assert page.locator("ol.case-events li[data-type=instance_started]").count() == 1
