@@ -138,6 +138,11 @@ def find_unsupported(source: SourceFile) -> list[ModelProblem]:
         for node in source.root.iter(f"{{{BPMN_NS}}}{local}"):
             owner = node if local.endswith("Gateway") or local == "adHocSubProcess" else node.getparent()
             problems.append(ModelProblem(why, element_id=owner.get("id"), file_name=source.name, line=node.sourceline))
+    for node in source.root.iter(f"{{{BPMN_NS}}}businessRuleTask"):
+        if not (node.get(_camunda("decisionRef")) or "").strip():
+            problems.append(ModelProblem(
+                "a business rule task needs camunda:decisionRef, the id of a DMN decision in the bundle",
+                element_id=node.get("id"), file_name=source.name, line=node.sourceline))
     for node in source.root.iter(f"{{{BPMN_NS}}}*"):
         if node.get("isForCompensation") == "true":
             problems.append(
@@ -197,6 +202,9 @@ def build_parser(sources: list[SourceFile]) -> OpsflowParser:
             if problem.element_id is None and problem.line is not None:
                 problem.element_id = _element_at_line(source.root, problem.line)
             problems.append(problem)
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:  # the library's own parsing bugs
+            problems.append(ModelProblem(f"the engine cannot read this file ({type(exc).__name__}: {exc})",
+                                         file_name=source.name))
     if problems:
         raise InvalidModel("the bundle is not valid BPMN/DMN", problems)
     return parser

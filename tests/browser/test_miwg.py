@@ -19,7 +19,6 @@ FILES = sorted(MIWG.glob("*.bpmn")) if MIWG.is_dir() else []
 RUNNABLE = {"C.1.0.bpmn", "C.9.1.bpmn"}  # executable and within what the engine supports
 NOT_EXECUTABLE = {"A.1.0.bpmn", "A.2.0.bpmn", "A.2.1.bpmn", "A.3.0.bpmn", "A.4.0.bpmn", "A.4.1.bpmn", "C.2.0.bpmn"}
 # The engine's parser raises KeyError on a businessRuleTask without camunda:decisionRef, so deploy answers 500.
-ENGINE_CRASH = {"C.7.0.bpmn", "C.8.0.bpmn", "C.8.1.bpmn", "C.9.0.bpmn"}
 
 
 def _opened(browser_page: Any, path: Path) -> Any:
@@ -48,14 +47,7 @@ def test_reference_diagram_opens_in_the_editor(browser_page: Any, path: Path) ->
     assert page.errors == []
 
 
-def _refusal(path: Path) -> Any:
-    if path.name in ENGINE_CRASH:
-        return pytest.param(path, id=path.name, marks=pytest.mark.xfail(
-            strict=True, reason="engine bug: KeyError on a businessRuleTask without camunda:decisionRef (500)"))
-    return pytest.param(path, id=path.name)
-
-
-@pytest.mark.parametrize("path", [_refusal(p) for p in FILES if p.name not in RUNNABLE])
+@pytest.mark.parametrize("path", [p for p in FILES if p.name not in RUNNABLE], ids=lambda p: p.name)
 def test_a_diagram_the_engine_cannot_run_is_refused_readably(browser_page: Any, path: Path) -> None:
     page = _opened(browser_page, path)
     page.page.click("#editor-save")

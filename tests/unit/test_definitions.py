@@ -305,6 +305,19 @@ def test_a_business_rule_task_without_its_decision_table_is_refused(engine: Engi
     assert stored_counts(engine) == (0, 0, 0, 0)
 
 
+def test_a_business_rule_task_naming_no_decision_is_refused_at_its_element(engine: Engine) -> None:
+    # SpiffWorkflow's parser raises a bare KeyError on this (drawn by other tools, e.g. the MIWG corpus).
+    xml = process_xml('<bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="decide"/>'
+                      '<bpmn:businessRuleTask id="decide" name="Decide"/>'
+                      '<bpmn:sequenceFlow id="f2" sourceRef="decide" targetRef="e"/><bpmn:endEvent id="e"/>')
+    for attempt in (engine.definitions.validate, lambda files: engine.definitions.deploy(files, OWNER)):
+        with pytest.raises(InvalidModel) as err:
+            attempt({"p.bpmn": xml})
+        (problem,) = err.value.problems
+        assert problem.element_id == "decide" and "camunda:decisionRef" in problem.message
+    assert stored_counts(engine) == (0, 0, 0, 0)
+
+
 def test_validate_compiles_without_deploying(engine: Engine) -> None:
     assert sorted(engine.definitions.validate(fixture_files(*BUNDLE))) == ["dmn_route", "inbox_triage"]
     assert stored_counts(engine) == (0, 0, 0, 0)
