@@ -10,7 +10,6 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request, url_for
 from flask_babel import get_timezone, to_user_timezone, to_utc
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 
 from engine.core import Engine
@@ -21,45 +20,13 @@ from ..queries import audit_page, audit_stream, audit_verify
 from ..schemas.audit import AuditListArgs
 from ..schemas.common import MAX_PAGE
 from .base import actor, roles, svc, web
+from .filters import event_label
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
 PER_PAGE = 50
 FILTERS = ("key", "instance_id", "actor", "type", "from", "to")  # the API's names, so the export carries them
 SUMMARY_LENGTH = 90
-
-TYPE_LABELS = {
-    AuditType.DEFINITION_DEPLOYED: _l("Diagram deployed"),
-    AuditType.INSTANCE_STARTED: _l("Case started"),
-    AuditType.INSTANCE_COMPLETED: _l("Case completed"),
-    AuditType.INSTANCE_CANCELLED: _l("Case cancelled"),
-    AuditType.INSTANCE_SUSPENDED: _l("Case suspended"),
-    AuditType.INSTANCE_RESUMED: _l("Case resumed"),
-    AuditType.TASK_CREATED: _l("Task created"),
-    AuditType.TASK_CLAIMED: _l("Task claimed"),
-    AuditType.TASK_UNCLAIMED: _l("Task released"),
-    AuditType.TASK_ASSIGNED: _l("Task assigned"),
-    AuditType.TASK_COMPLETED: _l("Task completed"),
-    AuditType.TASK_REFUSED: _l("Task refused"),
-    AuditType.TIMER_FIRED: _l("Timer fired"),
-    AuditType.TIMER_RESCHEDULED: _l("Timer rescheduled"),
-    AuditType.MESSAGE_RECEIVED: _l("Message received"),
-    AuditType.INCIDENT_CREATED: _l("Incident raised"),
-    AuditType.INCIDENT_RETRIED: _l("Incident retried"),
-    AuditType.INCIDENT_RESOLVED: _l("Incident resolved"),
-    AuditType.USER_CREATED: _l("User created"),
-    AuditType.USER_CHANGED: _l("User changed"),
-    AuditType.GROUP_CHANGED: _l("Groups changed"),
-    AuditType.LOGIN_FAILED: _l("Sign-in failed"),
-    AuditType.TOKEN_CREATED: _l("Signed in / token issued"),
-    AuditType.TOKEN_REVOKED: _l("Token revoked"),
-}
-
-
-def type_label(value: str) -> str:
-    label = TYPE_LABELS.get(value)  # type: ignore[call-overload]
-    return str(label) if label is not None else value
-
 
 def pretty(data: Any) -> str:
     """Event data for a <pre>: indented JSON, escaped by the template like any other text."""
@@ -156,7 +123,7 @@ def case_history(engine: Engine, who: Actor, instance_id: str) -> CaseHistory:
 
 
 def _common() -> dict[str, Any]:
-    return {"type_label": type_label, "pretty": pretty, "summary": summary, "timezone": str(get_timezone())}
+    return {"pretty": pretty, "summary": summary, "timezone": str(get_timezone())}
 
 
 @bp.route("")
@@ -168,7 +135,7 @@ def events() -> Response:
     items = page.items if page else []
     body = render_template(
         "audit/events.html", trail=trail, page=page, events=items, versions=version_numbers(engine, items),
-        definitions=engine.definitions.list_latest(), types=[(t.value, type_label(t)) for t in AuditType],
+        definitions=engine.definitions.list_latest(), types=[(t.value, event_label(t)) for t in AuditType],
         since=_local_input(trail.args.get("since")), until=_local_input(trail.args.get("until")),
         csv_url=url_for("audit.export", **trail.query(format="csv")),
         json_url=url_for("audit.export", **trail.query(format="json")), **_common())

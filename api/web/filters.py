@@ -10,6 +10,7 @@ from flask_babel import format_datetime
 from flask_babel import gettext as _
 
 from engine.db.types import utcnow
+from engine.views import AuditType
 
 from .base import web
 from .formdata import LOCAL_ZONE
@@ -88,19 +89,23 @@ def state_label(state: str) -> str:
 
 
 def _event_labels() -> dict[str, str]:
-    return {
-        "definition_deployed": _("Diagram deployed"), "instance_started": _("Case started"),
-        "instance_completed": _("Case completed"), "instance_cancelled": _("Case cancelled"),
-        "instance_suspended": _("Case suspended"), "instance_resumed": _("Case resumed"),
-        "task_created": _("Task created"), "task_claimed": _("Task claimed"), "task_unclaimed": _("Task unclaimed"),
-        "task_assigned": _("Task assigned"), "task_completed": _("Task completed"),
-        "task_refused": _("Completion refused"), "timer_fired": _("Timer fired"),
-        "timer_rescheduled": _("Timer rescheduled"), "message_received": _("Message received"),
-        "incident_created": _("Incident"), "incident_retried": _("Incident retried"),
-        "incident_resolved": _("Incident resolved"), "user_created": _("User created"),
-        "user_changed": _("User changed"), "group_changed": _("Group changed"), "login_failed": _("Sign-in failed"),
-        "token_created": _("Signed in / token issued"), "token_revoked": _("Signed out / token revoked"),
+    labels = {
+        AuditType.DEFINITION_DEPLOYED: _("Diagram deployed"), AuditType.INSTANCE_STARTED: _("Case started"),
+        AuditType.INSTANCE_COMPLETED: _("Case completed"), AuditType.INSTANCE_CANCELLED: _("Case cancelled"),
+        AuditType.INSTANCE_SUSPENDED: _("Case suspended"), AuditType.INSTANCE_RESUMED: _("Case resumed"),
+        AuditType.TASK_CREATED: _("Task created"), AuditType.TASK_CLAIMED: _("Task claimed"),
+        AuditType.TASK_UNCLAIMED: _("Task unclaimed"), AuditType.TASK_ASSIGNED: _("Task assigned"),
+        AuditType.TASK_COMPLETED: _("Task completed"), AuditType.TASK_REFUSED: _("Completion refused"),
+        AuditType.TIMER_FIRED: _("Timer fired"), AuditType.TIMER_RESCHEDULED: _("Timer rescheduled"),
+        AuditType.MESSAGE_RECEIVED: _("Message received"), AuditType.INCIDENT_CREATED: _("Incident"),
+        AuditType.INCIDENT_RETRIED: _("Incident retried"), AuditType.INCIDENT_RESOLVED: _("Incident resolved"),
+        AuditType.USER_CREATED: _("User created"), AuditType.USER_CHANGED: _("User changed"),
+        AuditType.GROUP_CHANGED: _("Group changed"), AuditType.LOGIN_FAILED: _("Sign-in failed"),
+        AuditType.TOKEN_CREATED: _("Signed in / token issued"),
+        AuditType.TOKEN_REVOKED: _("Signed out / token revoked"),
     }
+    assert len(labels) == len(AuditType), "every audit event type needs a label"
+    return {str(kind): label for kind, label in labels.items()}
 
 
 @web.app_template_global("event_label")
