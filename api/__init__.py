@@ -17,7 +17,7 @@ from .extensions import ProblemApi, Services
 from .routes import register
 
 log = logging.getLogger(__name__)
-SWAGGER_UI_CDN = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
+SWAGGER_UI_ASSETS = "/assets/build/swagger-ui/"  # copied from npm's swagger-ui-dist by `npm run build`
 UPLOAD_SLACK = 256 * 1024  # multipart boundaries and form fields around the files
 
 
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL=SWAGGER_UI_CDN,
+        OPENAPI_SWAGGER_UI_URL=SWAGGER_UI_ASSETS,
         API_SPEC_OPTIONS={
             "info": {"description": "opsflow REST API. Errors are RFC 9457 application/problem+json."},
             "security": [{"bearerAuth": []}, {"cookieAuth": []}],
