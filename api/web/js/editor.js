@@ -5,12 +5,13 @@ import { Actions } from "./editor/actions";
 import { createModeler, importDiagram } from "./editor/modeler";
 import { Problems } from "./editor/problems";
 import { Bundle, getText } from "./editor/server";
+import { pageLanguage } from "./editor/translate";
 import { format, hideStatus, readJson, showStatus } from "./editor/ui";
 
 const config = readJson("editor-config");
 const strings = readJson("editor-i18n");
 const canvas = document.getElementById("editor-canvas");
-const modeler = createModeler(canvas, document.getElementById("editor-properties"));
+const modeler = createModeler(canvas, document.getElementById("editor-properties"), pageLanguage(config));
 const problems = new Problems(modeler, strings);
 const dirtyLabel = document.getElementById("editor-dirty");
 

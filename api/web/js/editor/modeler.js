@@ -9,12 +9,14 @@ import {
 import CamundaBehaviorsModule from "camunda-bpmn-js-behaviors/lib/camunda-platform";
 import camundaModdle from "camunda-bpmn-moddle/resources/camunda.json";
 import { freePrefix } from "./prefixes";
+import { translateModules } from "./translate";
 import "bpmn-js/dist/assets/diagram-js.css";
 import "bpmn-js/dist/assets/bpmn-js.css";
 import "bpmn-js/dist/assets/bpmn-font/css/bpmn-embedded.css";
 import "@bpmn-io/properties-panel/dist/assets/properties-panel.css";
 
-export function createModeler(canvas, properties) {
+// language: "zh" adds our translation of bpmn-js's own texts; "en" keeps them as they are.
+export function createModeler(canvas, properties, language = "en") {
   return new BpmnModeler({
     container: canvas,
     propertiesPanel: { parent: properties },
@@ -23,6 +25,7 @@ export function createModeler(canvas, properties) {
       BpmnPropertiesProviderModule,
       CamundaPlatformPropertiesProviderModule,
       CamundaBehaviorsModule,
+      ...translateModules(language),
     ],
     moddleExtensions: { camunda: camundaModdle },
   });
