@@ -19,6 +19,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
+# session.info key of the DBAPI cursor of a write transaction (set by Database.transaction)
+CURSOR_KEY = "opsflow_cursor"
 
 
 @lru_cache(maxsize=256)
@@ -66,7 +68,15 @@ class FastSQL:
     # -- execution ---------------------------------------------------------------
 
     def _cursor(self, session: Session) -> Any:
+        """The write transaction's own cursor, or (reads) a new one on the session's connection."""
+        cursor = session.info.get(CURSOR_KEY)
+        if cursor is not None:
+            return cursor
         return session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+    def _done(self, session: Session, cursor: Any) -> None:
+        if cursor is not session.info.get(CURSOR_KEY):
+            cursor.close()
 
     def execute(self, session: Session, sql: str, params: dict[str, Any] | None = None) -> int:
         """Run one statement; the number of rows it changed."""
@@ -75,7 +85,7 @@ class FastSQL:
             cursor.execute(sql if self.is_sqlite else _pyformat(sql), params or {})
             return int(cursor.rowcount)
         finally:
-            cursor.close()
+            self._done(session, cursor)
 
     def execute_many(self, session: Session, sql: str, rows: list[dict[str, Any]]) -> None:
         if not rows:
@@ -84,7 +94,7 @@ class FastSQL:
         try:
             cursor.executemany(sql if self.is_sqlite else _pyformat(sql), rows)
         finally:
-            cursor.close()
+            self._done(session, cursor)
 
     def fetch(self, session: Session, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Rows as dicts keyed by column name."""
@@ -94,4 +104,4 @@ class FastSQL:
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         finally:
-            cursor.close()
+            self._done(session, cursor)
