@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -23,7 +23,7 @@ from .db.fast import FastSQL
 from .db.models import DefinitionSource, ProcessDefinition
 from .errors import NotFound
 from .notifications import notices_for_new_task, write_notices
-from .records import CaseRecord, insert_case, insert_tasks, read_case, write_case
+from .records import CaseRecord, Row, insert_case, insert_tasks, read_case, write_case
 from .runtime.compiler import CompiledProcess, SpecCache
 from .runtime.state import Snapshot, full_snapshot, restore, serialized
 from .runtime.workflow import ReadyUserTask, StepOutcome, WorkflowRuntime
@@ -45,6 +45,9 @@ class LiveCase:
     version: int = 0
     message_waits: dict[str, str] = field(default_factory=dict)  # as stored in message_wait
     timer_jobs: dict[str, datetime] = field(default_factory=dict)  # task id -> due, as stored in job
+    # The case's open inbox rows as the last save left them, when that save wrote them all itself
+    # (so the step's answer needs no re-read); None when they must be read.
+    open_rows: list[Row] | None = None
 
 
 class CaseCache:
@@ -112,6 +115,7 @@ class CaseStore:
         """The case's live workflow at exactly the row's stored version."""
         live = self.cache.take(row.id, row.version)
         if live is not None:
+            live.open_rows = None
             return live
         definition = session.get(ProcessDefinition, row.definition_id)
         assert definition is not None
@@ -231,8 +235,9 @@ class CaseStore:
             "WHERE id = :id AND state IN ('open', 'claimed')",
             [{"id": task_id, "now": fast.ts(now)} for task_id in live.open_task_ids - outcome.open_user_task_ids],
         )
+        live.open_rows = [] if not outcome.open_user_task_ids else None
         if outcome.new_user_tasks:
-            self._insert_human_tasks(session, row, outcome.new_user_tasks, now)
+            self._insert_human_tasks(session, row, live, outcome, now)
             write_notices(self.fast, session, [notices_for_new_task(t, row) for t in outcome.new_user_tasks], now,
                           self.base_url)
         self._sync_message_waits(session, row, live, outcome.message_waits)
@@ -243,37 +248,41 @@ class CaseStore:
             self._verify_written(session, row, live)
         return outcome.new_user_tasks
 
-    def _insert_human_tasks(self, session: Session, row: CaseRecord, tasks: list[ReadyUserTask], now: datetime) -> None:
-        insert_tasks(
-            self.fast,
-            session,
-            [
-                {
-                    "id": t.task_id,
-                    "instance_id": row.id,
-                    "definition_id": row.definition_id,
-                    "process_key": row.process_key,
-                    "business_key": row.business_key,
-                    "element_id": t.element_id,
-                    "name": t.name,
-                    "form_key": t.form_key,
-                    "lane": t.lane,
-                    "assignee": t.assignee,
-                    "candidate_users": t.candidate_users,
-                    "candidate_groups": t.candidate_groups,
-                    "properties": t.properties,
-                    "priority": t.priority,
-                    "due_at": t.due_at,
-                    "created_at": now,
-                    "state": TaskState.CLAIMED if t.assignee else TaskState.OPEN,
-                    "claimed_at": None,
-                    "completed_by": None,
-                    "completed_at": None,
-                    "submitted_data": None,
-                }
-                for t in tasks
-            ],
-        )
+    def _insert_human_tasks(self, session: Session, row: CaseRecord, live: LiveCase, outcome: StepOutcome,
+                            now: datetime) -> None:
+        tasks = outcome.new_user_tasks
+        rows = [
+            {
+                "id": t.task_id,
+                "instance_id": row.id,
+                "definition_id": row.definition_id,
+                "process_key": row.process_key,
+                "business_key": row.business_key,
+                "element_id": t.element_id,
+                "name": t.name,
+                "form_key": t.form_key,
+                "lane": t.lane,
+                "assignee": t.assignee,
+                "candidate_users": t.candidate_users,
+                "candidate_groups": t.candidate_groups,
+                "properties": t.properties,
+                "priority": t.priority,
+                "due_at": t.due_at.astimezone(UTC) if t.due_at else None,  # as read back
+                "created_at": now.astimezone(UTC),
+                "state": TaskState.CLAIMED if t.assignee else TaskState.OPEN,
+                "claimed_at": None,
+                "completed_by": None,
+                "completed_at": None,
+                "submitted_data": None,
+            }
+            for t in tasks
+        ]
+        insert_tasks(self.fast, session, rows)
+        # Every open task new in this step (tasks come sorted by element id, as open_tasks() orders a step's
+        # new rows; with repeated element ids the database's order is left to the database): no re-read.
+        elements = [t.element_id for t in tasks]
+        if outcome.open_user_task_ids <= {t.task_id for t in tasks} and len(set(elements)) == len(elements):
+            live.open_rows = [Row(r) for r in rows if r["id"] in outcome.open_user_task_ids]
         self.fast.execute_many(
             session,
             "INSERT INTO human_task_candidate (task_id, kind, name) VALUES (:task_id, :kind, :name)",

@@ -154,7 +154,7 @@ class InstanceService:
                 record_new_tasks(self.audit, session, row, new_tasks, actor.username)
                 if after_save is not None:
                     after_save(session, row)
-                view = instance_view(self.db.fast, session, row, definition.version)
+                view = instance_view(self.db.fast, session, row, definition.version, live.open_rows)
             self.store.committed(live)
             return view
         except (ScriptError, EngineError) as exc:
@@ -220,11 +220,10 @@ class InstanceService:
 
     def view_of(self, session: Session, row: Any, live: LiveCase | None = None) -> InstanceView:
         if live is not None:
-            version = live.definition_version
-        else:
-            version = session.execute(
-                select(ProcessDefinition.version).where(ProcessDefinition.id == row.definition_id)
-            ).scalar_one()
+            return instance_view(self.db.fast, session, row, live.definition_version, live.open_rows)
+        version = session.execute(
+            select(ProcessDefinition.version).where(ProcessDefinition.id == row.definition_id)
+        ).scalar_one()
         return instance_view(self.db.fast, session, row, version)
 
     def get(self, instance_id: str, actor: Actor) -> InstanceView:

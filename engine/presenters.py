@@ -37,9 +37,10 @@ def task_view(row: Any) -> TaskView:
     )
 
 
-def instance_view(fast: FastSQL, session: Session, row: Any, version: int) -> InstanceView:
-    """A case row (CaseRecord or ORM object) with its open tasks."""
-    tasks = open_tasks(fast, session, row.id)
+def instance_view(fast: FastSQL, session: Session, row: Any, version: int, open_rows: list[Any] | None = None
+                  ) -> InstanceView:
+    """A case row (CaseRecord or ORM object) with its open tasks (`open_rows`, when the caller knows them)."""
+    tasks = open_rows if open_rows is not None else open_tasks(fast, session, row.id)
     return InstanceView(
         id=row.id,
         key=row.process_key,

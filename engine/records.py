@@ -159,12 +159,16 @@ def write_task(fast: FastSQL, session: Session, task_id: str, **values: Any) -> 
 
 
 def insert_tasks(fast: FastSQL, session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert human_task rows (the dicts are left as they are)."""
+    params = []
     for row in rows:
+        values = dict(row)
         for name in TASK_JSON:
-            row[name] = fast.json(row[name])
+            values[name] = fast.json(values[name])
         for name in TASK_TIMES:
-            row[name] = fast.ts(row[name])
-    fast.execute_many(session, _TASK_INSERT, rows)
+            values[name] = fast.ts(values[name])
+        params.append(values)
+    fast.execute_many(session, _TASK_INSERT, params)
 
 
 def latest_definition(fast: FastSQL, session: Session, key: str) -> Row | None:

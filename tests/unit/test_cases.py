@@ -169,3 +169,17 @@ def test_restart_of_the_process_restores_from_the_database(approval: Engine, mak
     # and the first process notices its cached copy is stale
     done = approval.tasks.complete(after.open_tasks[0].id, {"published": False}, ALICE)
     assert done.state == InstanceState.COMPLETED
+
+
+def test_a_steps_answer_shows_the_open_tasks_as_a_fresh_read_does(any_db_url: str, make_engine) -> None:
+    # a step that wrote every open inbox row itself answers from them without reading them back
+    engine = make_engine(any_db_url)
+    engine.definitions.deploy(fixture_files("approval.bpmn"), OWNER)
+    case = start(engine, publish_by="2030-01-02T11:04:05+08:00")
+    assert case.open_tasks == engine.instances.get(case.id, ADMIN).open_tasks
+    after = engine.tasks.complete(case.open_tasks[0].id, {"decision": "approve", "comment": "ok"}, BOB)
+    assert after.open_tasks and after.open_tasks == engine.instances.get(case.id, ADMIN).open_tasks
+    assert after.open_tasks[0].due == datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert after.open_tasks[0].due.utcoffset() == timedelta(0)
+    done = engine.tasks.complete(after.open_tasks[0].id, {"published": True}, ALICE)
+    assert done.open_tasks == [] == engine.instances.get(done.id, ADMIN).open_tasks
