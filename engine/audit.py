@@ -32,9 +32,14 @@ HEAD = AuditHead.__table__
 _PENDING = "opsflow_audit_pending"
 
 
+# Encoders built once (json.dumps builds one per call); their output is exactly json.dumps' with these options.
+_DATA_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+_HASH_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
 def _canonical_json(value: Any) -> str:
     """Event data as stored and hashed: sorted keys, dates and decimals as strings."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    return _DATA_ENCODER.encode(value)
 
 
 _HASHED = ("id", "type", "actor", "instance_id", "task_id", "definition_id", "process_key", "data", "prev_hash")
@@ -45,7 +50,7 @@ def _canonical(event: Any) -> bytes:
     fields: dict[str, Any] = event if isinstance(event, dict) else {n: getattr(event, n) for n in (*_HASHED, "occurred_at")}
     payload = {name: fields[name] for name in _HASHED}
     payload["occurred_at"] = fields["occurred_at"].isoformat()
-    return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return _HASH_ENCODER.encode(payload).encode("utf-8")
 
 
 class AuditLog:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -73,8 +74,13 @@ def _make_registry() -> Any:
 REGISTRY = _make_registry()
 
 
+# One encoder for every call: json.dumps with any non-default option builds a new JSONEncoder each time,
+# which cost more than encoding a task body. encode() keeps no state between calls.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def dump_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def convert_data(data: dict[str, Any]) -> Any:
@@ -89,22 +95,37 @@ def restore_data(value: Any) -> Any:
 Signature = tuple[int, float, int, bool, int, int]
 
 
+@lru_cache(maxsize=8192)
+def _json_string(text: str) -> str:
+    return _ENCODER.encode(text)
+
+
+_BODY = (
+    '{"typename":"Task","id":"%s","parent":%s,"children":[%s],"last_state_change":%s,"state":%d,'
+    '"task_spec":%s,"triggered":%s,"internal_data":%s,"data":%s}'
+)
+
+
 def task_body(task: Task) -> str:
-    """A task's row body: what SimpleTaskConverter.to_dict produces, built directly (this runs on every step)."""
+    """A task's row body: what SimpleTaskConverter.to_dict produces, as dump_json would write it.
+
+    Built as text around the two data members: this runs for every changed task of every step.
+    """
     internal = task.internal_data
     data = task.data
-    return dump_json({
-        "typename": "Task",
-        "id": str(task.id),
-        "parent": str(task._parent) if task._parent is not None else None,
-        "children": [str(child) for child in task._children],
-        "last_state_change": task.last_state_change,
-        "state": task.state,
-        "task_spec": task.task_spec.name,
-        "triggered": task.triggered,
-        "internal_data": REGISTRY.convert(internal) if internal else {},
-        "data": REGISTRY.convert(REGISTRY.clean(data)) if data else {},
-    })
+    parent = task._parent
+    changed = task.last_state_change
+    return _BODY % (
+        task.id,
+        f'"{parent}"' if parent is not None else "null",
+        ",".join([f'"{child}"' for child in task._children]),
+        float.__repr__(changed) if type(changed) is float else dump_json(changed),
+        task.state,
+        _json_string(task.task_spec.name),
+        "true" if task.triggered else "false",
+        dump_json(REGISTRY.convert(internal)) if internal else "{}",
+        dump_json(REGISTRY.convert(REGISTRY.clean(data))) if data else "{}",
+    )
 
 
 _FORCE_REWRITE: Signature = (-1, -1.0, -1, False, -1, -1)  # matches no real task

@@ -339,3 +339,23 @@ def test_two_threads_completing_the_same_task_on_sqlite(make_engine, sqlite_url:
     engines = [engine, engine] if shared else [engine, make_engine(sqlite_url, verify_state_writes=False)]
     assert_one_winner_each(engine, rounds, race_in_threads(engines, [CAROL, DAVE], rounds))
     assert Counter(e.type for e in engine.audit_events())[AuditType.TASK_COMPLETED] == 10
+
+
+def test_a_task_body_is_the_libraries_own_task_dict(engine: Engine) -> None:
+    # task_body builds the row text directly; it must stay exactly the serializer's dict, as dump_json writes it
+    from datetime import date
+    from decimal import Decimal
+
+    engine.definitions.deploy(fixture_files("approval.bpmn"), OWNER)
+    case = engine.instances.start("approval", {"title": "中文 \"quoted\"\n", "amount": Decimal("12.50"),
+                                               "when": date(2030, 1, 2), "tags": [1, 2.5, True, None],
+                                               "publish_by": "2030-01-02T03:04:05Z"}, ALICE)
+    engine.tasks.complete(case.open_tasks[0].id, {"decision": "approve", "comment": "ok"}, BOB)
+    with engine.db.reading() as session:
+        row = records.read_case(engine.db.fast, session, case.id)
+    live = engine.store.cache.take(case.id, row.version)
+    assert live is not None
+    for task in live.workflow.tasks.values():
+        body = state.task_body(task)
+        assert json.loads(body) == state.REGISTRY.convert(task)
+        assert body == state.dump_json(json.loads(body))  # compact, as dump_json writes it
