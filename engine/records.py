@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -69,21 +70,28 @@ class CaseRecord:
     active_elements: list[str]
     engine_header: str
     next_task_seq: int
+    # The columns as last read or written (driver values): write_case sets only what differs from them.
+    stored: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def values(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: getattr(self, name) for name in CASE_COLUMNS}
 
 
-CASE_COLUMNS = tuple(f.name for f in fields(CaseRecord))
+CASE_COLUMNS = tuple(f.name for f in fields(CaseRecord) if f.name != "stored")
 _CASE_SELECT = f"SELECT {', '.join(CASE_COLUMNS)} FROM process_instance WHERE id = :id"
 _CASE_INSERT = (
     f"INSERT INTO process_instance ({', '.join(CASE_COLUMNS)}) VALUES ({', '.join(':' + c for c in CASE_COLUMNS)})"
 )
-_CASE_UPDATE = (
-    "UPDATE process_instance SET "
-    + ", ".join(f"{c} = :{c}" for c in CASE_COLUMNS if c not in ("id", "version"))
-    + ", version = :new_version WHERE id = :id AND version = :version"
-)
+_CASE_WRITABLE = tuple(c for c in CASE_COLUMNS if c not in ("id", "version"))
+
+
+@lru_cache(maxsize=256)
+def _case_update(columns: tuple[str, ...]) -> str:
+    return (
+        "UPDATE process_instance SET "
+        + "".join(f"{c} = :{c}, " for c in columns)
+        + "version = :new_version WHERE id = :id AND version = :version"
+    )
 _TASK_SELECT = f"SELECT {', '.join(TASK_COLUMNS)} FROM human_task"
 _TASK_INSERT = f"INSERT INTO human_task ({', '.join(TASK_COLUMNS)}) VALUES ({', '.join(':' + c for c in TASK_COLUMNS)})"
 
@@ -104,24 +112,36 @@ def read_case(fast: FastSQL, session: Session, instance_id: str, *, lock: bool =
     if not rows:
         raise NotFound(f"case {instance_id} does not exist")
     row = rows[0]
+    stored = dict(row)
     for name in CASE_JSON:
         row[name] = fast.load_json(row[name])
     for name in CASE_TIMES:
         row[name] = fast.load_ts(row[name])
-    return CaseRecord(**row)
+    return CaseRecord(**row, stored=stored)
 
 
 def insert_case(fast: FastSQL, session: Session, record: CaseRecord) -> None:
-    fast.execute(session, _CASE_INSERT, _case_params(fast, record))
+    params = _case_params(fast, record)
+    fast.execute(session, _CASE_INSERT, params)
+    record.stored = params
 
 
 def write_case(fast: FastSQL, session: Session, record: CaseRecord) -> None:
-    """Write the record if its stored version is still the one read; bumps the version. Raises Conflict."""
+    """Write the record if its stored version is still the one read; bumps the version. Raises Conflict.
+
+    Only the columns that differ from the stored ones are set: SQLite rewrites the entries of every index
+    over a column named in SET, changed or not, and most of a step's columns (key, starter, definition) never
+    change. A value the driver hands back differently (JSON on PostgreSQL) simply counts as changed."""
     params = _case_params(fast, record)
-    params["new_version"] = record.version + 1
-    if fast.execute(session, _CASE_UPDATE, params) != 1:
+    stored = record.stored
+    changed = tuple(c for c in _CASE_WRITABLE if stored is None or c not in stored or stored[c] != params[c])
+    update = {c: params[c] for c in changed}
+    update.update(id=record.id, version=record.version, new_version=record.version + 1)
+    if fast.execute(session, _case_update(changed), update) != 1:
         raise Conflict(f"case {record.id} was changed by someone else; reload and try again")
     record.version += 1
+    params["version"] = record.version
+    record.stored = params
 
 
 def _task_row(fast: FastSQL, raw: dict[str, Any]) -> Row:
