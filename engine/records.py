@@ -161,6 +161,31 @@ def read_task(fast: FastSQL, session: Session, task_id: str, *, lock: bool = Fal
     return _task_row(fast, rows[0])
 
 
+_TASK_AND_CASE_SELECT = (
+    "SELECT " + ", ".join(f"t.{c}" for c in TASK_COLUMNS) + ", " + ", ".join(f"p.{c} AS case_{c}" for c in CASE_COLUMNS)
+    + " FROM human_task t JOIN process_instance p ON p.id = t.instance_id WHERE t.id = :id"
+)
+
+
+def read_task_and_case(fast: FastSQL, session: Session, task_id: str) -> tuple[Row, CaseRecord]:
+    """A human_task row and its case's row in one statement. Raises NotFound.
+
+    SQLite only: its write transaction holds the database's write lock from BEGIN IMMEDIATE on, so the case
+    row read here is the locked one (PostgreSQL must take the row lock first, see read_case)."""
+    assert fast.is_sqlite
+    rows = fast.fetch(session, _TASK_AND_CASE_SELECT, {"id": task_id})
+    if not rows:
+        raise NotFound(f"task {task_id} does not exist")
+    raw = rows[0]
+    case = {c: raw.pop(f"case_{c}") for c in CASE_COLUMNS}
+    stored = dict(case)
+    for name in CASE_JSON:
+        case[name] = fast.load_json(case[name])
+    for name in CASE_TIMES:
+        case[name] = fast.load_ts(case[name])
+    return _task_row(fast, raw), CaseRecord(**case, stored=stored)
+
+
 def open_tasks(fast: FastSQL, session: Session, instance_id: str) -> list[Row]:
     rows = fast.fetch(
         session,

@@ -40,17 +40,20 @@ class StepRunner:
         self.store = store
         self.audit = audit
 
-    def run(self, instance_id: str | Callable[[Session], str], actor: str, action: Callable[[StepContext], R], *,
-            record_incidents: bool = True) -> R:
-        """`instance_id` may be a function that finds the case inside the transaction (e.g. from a task id).
+    def run(self, instance_id: str | Callable[[Session], str | CaseRecord], actor: str,
+            action: Callable[[StepContext], R], *, record_incidents: bool = True) -> R:
+        """`instance_id` may be a function that finds the case inside the transaction (e.g. from a task id);
+        it may return the case's row itself when it read it under the case's lock.
 
         With `record_incidents=False` the caller decides (a job records one only after its last try)."""
         case_id: str | None = instance_id if isinstance(instance_id, str) else None
         try:
             with self.db.transaction() as session:
-                if case_id is None:
-                    case_id = instance_id(session)  # type: ignore[operator]
-                row = self.store.lock(session, case_id)
+                found: str | CaseRecord = case_id if case_id is not None else instance_id(session)  # type: ignore[operator]
+                if isinstance(found, CaseRecord):
+                    case_id, row = found.id, found
+                else:
+                    case_id, row = found, self.store.lock(session, found)
                 live = self.store.load(session, row)
                 result = action(StepContext(session, row, live, utcnow()))
             self.store.committed(live)
