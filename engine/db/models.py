@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -79,7 +80,8 @@ class EngineTask(Base):
     """One SpiffWorkflow task of a case, serialized; rewritten only when it changes."""
 
     __tablename__ = "engine_task"
-    __table_args__ = (Index("ix_engine_task_instance_seq", "instance_id", "seq"),)
+    # No index besides the primary key: its (instance_id, ...) prefix finds a case's rows for a restore, and
+    # every step inserts rows (migration 0006).
 
     instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"), primary_key=True)
     task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -94,8 +96,6 @@ class HumanTask(Base):
     __tablename__ = "human_task"
     __table_args__ = (
         Index("ix_human_task_assignee_state", "assignee", "state"),
-        Index("ix_human_task_state_due", "state", "due_at"),
-        Index("ix_human_task_state_priority", "state", "priority"),
         Index("ix_human_task_state_created", "state", "created_at"),
         Index("ix_human_task_key_state", "process_key", "state"),
         Index("ix_human_task_instance", "instance_id", "element_id"),
@@ -251,7 +251,9 @@ class Notification(Base):
     __tablename__ = "notification"
     __table_args__ = (
         Index("ix_notification_recipient", "recipient_kind", "recipient", "id"),
-        Index("ix_notification_email_state", "email_state", "id"),
+        # Only pending notices: the mailer asks for exactly these, and a sent notice leaves the index.
+        Index("ix_notification_email_pending", "id", sqlite_where=text("email_state = 'pending'"),
+              postgresql_where=text("email_state = 'pending'")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
