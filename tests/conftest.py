@@ -112,3 +112,8 @@ CAROL = Actor("carol", groups=frozenset({"reviewers", "workers"}), roles=frozens
 DAVE = Actor("dave", groups=frozenset({"workers"}), roles=frozenset({Role.STAFF}))
 AUDITOR = Actor("audrey", roles=frozenset({Role.AUDITOR}))
 ADMIN = Actor("adam", roles=frozenset({Role.ADMIN}))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests last: their live server (and its worker thread) then lives only while they run."""
+    items.sort(key=lambda item: "tests/browser/" in item.nodeid.replace("\\", "/"))

@@ -150,9 +150,11 @@ def recorded(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[t
         method = getattr(real, name)
 
         def recording(self: Any, session: Any, sql: str, params: Any = None) -> Any:
+            # Only this engine's statements: the class is patched, and other engines may be running in
+            # threads of the same process (the browser tests' live server has a worker thread).
             first = (params[0] if params else None) if name == "execute_many" else params
-            if name != "execute_many" or params:
-                    seen.append((sql if self.is_sqlite else fast_module._pyformat(sql), first or {}))
+            if self is engine.db.fast and (name != "execute_many" or params):
+                seen.append((sql if self.is_sqlite else fast_module._pyformat(sql), first or {}))
             return method(self, session, sql, params)
 
         monkeypatch.setattr(real, name, recording)
