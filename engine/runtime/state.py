@@ -83,12 +83,32 @@ def dump_json(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
+_PRIMITIVES = frozenset({str, int, float, bool, type(None)})
+
+
+def _flat(data: dict[str, Any]) -> bool:
+    """Whether every value is a plain JSON scalar (exact types): then the registry's clean and convert
+    return an equal dict, and the walk through them can be skipped."""
+    return _PRIMITIVES.issuperset(map(type, data.values()))
+
+
 def convert_data(data: dict[str, Any]) -> Any:
     """Task or case data as JSON-ready values (dates and decimals tagged by the registry)."""
+    if type(data) is dict and _flat(data):
+        return dict(data)
     return REGISTRY.convert(REGISTRY.clean(data))
 
 
+def _data_json(data: dict[str, Any]) -> str:
+    """dump_json(convert_data(data)), without the copy for plain data."""
+    if type(data) is dict and _flat(data):
+        return _ENCODER.encode(data)
+    return _ENCODER.encode(REGISTRY.convert(REGISTRY.clean(data)))
+
+
 def restore_data(value: Any) -> Any:
+    if type(value) is dict and "typename" not in value and _flat(value):
+        return dict(value)
     return REGISTRY.restore(value)
 
 
@@ -99,6 +119,10 @@ Signature = tuple[int, float, int, bool, int, int]
 def _json_string(text: str) -> str:
     return _ENCODER.encode(text)
 
+
+# A task id's text, looked up rather than formatted again: a task's id, its parent's and its children's
+# are written into every body of it and of its neighbours, step after step (str(UUID) is slow Python).
+id_text: Callable[[UUID], str] = lru_cache(maxsize=16384)(str)
 
 _BODY = (
     '{"typename":"Task","id":"%s","parent":%s,"children":[%s],"last_state_change":%s,"state":%d,'
@@ -116,15 +140,15 @@ def task_body(task: Task) -> str:
     parent = task._parent
     changed = task.last_state_change
     return _BODY % (
-        task.id,
-        f'"{parent}"' if parent is not None else "null",
-        ",".join([f'"{child}"' for child in task._children]),
+        id_text(task.id),
+        f'"{id_text(parent)}"' if parent is not None else "null",
+        ",".join([f'"{id_text(child)}"' for child in task._children]),
         float.__repr__(changed) if type(changed) is float else dump_json(changed),
         task.state,
         _json_string(task.task_spec.name),
         "true" if task.triggered else "false",
-        dump_json(REGISTRY.convert(internal)) if internal else "{}",
-        dump_json(REGISTRY.convert(REGISTRY.clean(data))) if data else "{}",
+        _data_json(internal) if internal else "{}",  # REGISTRY.convert cleans first, as convert_data does
+        _data_json(data) if data else "{}",
     )
 
 
@@ -158,6 +182,8 @@ class StateChanges:
     updates: list[TaskRow] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
     header: str = ""
+    # The tasks of the inserted and updated rows, in that order (so readers need not look them up again).
+    written: list[Task] = field(default_factory=list)
 
 
 @dataclass
@@ -200,10 +226,10 @@ def _header_of(wf: Any) -> dict[str, Any]:
     return {
         "data": convert_data(wf.data),
         "correlations": wf.correlations,
-        "last_task": str(wf.last_task.id) if wf.last_task is not None else None,
+        "last_task": id_text(wf.last_task.id) if wf.last_task is not None else None,
         "success": wf.success,
         "completed": wf.completed,
-        "root": str(wf.task_tree.id),
+        "root": id_text(wf.task_tree.id),
     }
 
 
@@ -273,6 +299,7 @@ def diff(workflow: BpmnWorkflow, snapshot: Snapshot) -> StateChanges:
     snapshot.subprocesses = current_subprocesses
 
     new_tasks: list[tuple[Task, str]] = []
+    updated, updated_tasks = changes.updates, []
     for task_id in candidates:
         task, wf_id = lookup_task(workflow, task_id)
         if task is None:
@@ -282,28 +309,34 @@ def diff(workflow: BpmnWorkflow, snapshot: Snapshot) -> StateChanges:
                     known.pop(task_id, None)  # type: ignore[attr-defined]
             continue
         previous = snapshot.signatures.get(task_id)
-        sig = signature(task)
         if previous is None:
             new_tasks.append((task, wf_id))
             continue
-        unfinished = bool(task.state & TaskState.NOT_FINISHED_MASK)
-        if previous == sig and not task.state & ACTIVE_MASK:
+        sig = signature(task)
+        state = task.state
+        if previous == sig and not state & ACTIVE_MASK:
             continue
         body = task_body(task)
         if previous != sig or snapshot.unfinished.get(task_id) != body:
-            changes.updates.append(TaskRow(str(task_id), wf_id, body))
+            updated.append(TaskRow(id_text(task_id), wf_id, body))
+            updated_tasks.append(task)
         snapshot.signatures[task_id] = sig
-        _note_unfinished(snapshot, task, unfinished, body)
+        _note_unfinished(snapshot, task, bool(state & TaskState.NOT_FINISHED_MASK), body)
 
-    workflow_ids = {t.id: w for t, w in new_tasks}
-    for task in _depth_order([t for t, _ in new_tasks], snapshot):
-        body = task_body(task)
-        wf_id = workflow_ids[task.id]
-        changes.inserts.append(TaskRow(str(task.id), wf_id, body))
-        snapshot.signatures[task.id] = signature(task)
-        snapshot.workflow_of[task.id] = wf_id
-        snapshot.note_depth(task)
-        _note_unfinished(snapshot, task, bool(task.state & TaskState.NOT_FINISHED_MASK), body)
+    inserts, written = changes.inserts, changes.written
+    if new_tasks:
+        workflow_ids = {t.id: w for t, w in new_tasks}
+        for task in _depth_order([t for t, _ in new_tasks], snapshot):
+            body = task_body(task)
+            task_id = task.id
+            wf_id = workflow_ids[task_id]
+            inserts.append(TaskRow(id_text(task_id), wf_id, body))
+            written.append(task)
+            snapshot.signatures[task_id] = signature(task)
+            snapshot.workflow_of[task_id] = wf_id
+            snapshot.note_depth(task)
+            _note_unfinished(snapshot, task, bool(task.state & TaskState.NOT_FINISHED_MASK), body)
+    written.extend(updated_tasks)
     return changes
 
 

@@ -21,7 +21,7 @@ from engine.sandbox import SandboxedScriptEngine, ScriptLimits, assert_sandboxed
 from . import patches
 from .compiler import CompiledProcess
 from .specs import OpsflowUserTask
-from .state import Snapshot, StateChanges, convert_data, diff, lookup_task, track_changes
+from .state import Snapshot, StateChanges, convert_data, diff, id_text, lookup_task, track_changes
 
 patches.apply()
 
@@ -274,7 +274,7 @@ class WorkflowRuntime:
             if task.task_spec.bpmn_id is not None:
                 active.add(task.task_spec.bpmn_id)
             if state == TaskState.READY and task.task_spec.manual:
-                tid = str(task.id)
+                tid = id_text(task.id)
                 outcome.open_user_task_ids.add(tid)
                 pending_data.update(task.data)
                 if tid not in known_open:
@@ -311,12 +311,9 @@ class WorkflowRuntime:
 
     @staticmethod
     def _newly_completed(workflow: BpmnWorkflow, changes: StateChanges) -> list[str]:
-        found: list[str] = []
-        for row in changes.inserts + changes.updates:
-            task, _ = lookup_task(workflow, UUID(row.task_id))
-            if task is not None and task.state == TaskState.COMPLETED and task.task_spec.bpmn_id:
-                found.append(task.task_spec.bpmn_id)
-        return found
+        # the tasks of the rows diff wrote, inserts then updates (the order of the rows)
+        return [task.task_spec.bpmn_id for task in changes.written
+                if task.state == TaskState.COMPLETED and task.task_spec.bpmn_id]
 
     def _describe_user_task(self, task: Task, now: datetime) -> ReadyUserTask:
         spec = task.task_spec
@@ -324,7 +321,7 @@ class WorkflowRuntime:
         form_key = getattr(getattr(spec, "form", None), "key", None)
         if not isinstance(spec, OpsflowUserTask) or assignment is None:
             return ReadyUserTask(
-                str(task.id),
+                id_text(task.id),
                 spec.bpmn_id,
                 spec.bpmn_name or spec.bpmn_id,
                 form_key,
@@ -354,7 +351,7 @@ class WorkflowRuntime:
         except ValueError as exc:
             raise ScriptError(f"dueDate: {exc}", element_id=spec.bpmn_id) from exc
         return ReadyUserTask(
-            task_id=str(task.id),
+            task_id=id_text(task.id),
             element_id=spec.bpmn_id,
             name=spec.bpmn_name or spec.bpmn_id,
             form_key=assignment.form_key or form_key,
