@@ -83,8 +83,17 @@ def problem(status: int, slug: str, title: str, detail: str, headers: dict[str, 
     return response
 
 
+def kind_of(exc: OpsflowError) -> ProblemKind:
+    """The table's row for an engine error: the nearest class in its MRO."""
+    return next(ERROR_TABLE[c] for c in type(exc).__mro__ if c in ERROR_TABLE)
+
+
+def status_of(exc: OpsflowError) -> int:
+    return kind_of(exc).status
+
+
 def from_engine_error(exc: OpsflowError) -> Response:
-    kind = next(ERROR_TABLE[c] for c in type(exc).__mro__ if c in ERROR_TABLE)
+    kind = kind_of(exc)
     members: dict[str, Any] = {}
     headers: dict[str, str] = {}
     if isinstance(exc, ValidationFailed):

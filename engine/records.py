@@ -111,13 +111,17 @@ def read_case(fast: FastSQL, session: Session, instance_id: str, *, lock: bool =
     rows = fast.fetch(session, sql, {"id": instance_id})
     if not rows:
         raise NotFound(f"case {instance_id} does not exist")
-    row = rows[0]
-    stored = dict(row)
+    return _case_record(fast, rows[0])
+
+
+def _case_record(fast: FastSQL, raw: dict[str, Any]) -> CaseRecord:
+    """A process_instance row as the driver returned it, decoded; the raw values kept for write_case."""
+    values = dict(raw)
     for name in CASE_JSON:
-        row[name] = fast.load_json(row[name])
+        values[name] = fast.load_json(values[name])
     for name in CASE_TIMES:
-        row[name] = fast.load_ts(row[name])
-    return CaseRecord(**row, stored=stored)
+        values[name] = fast.load_ts(values[name])
+    return CaseRecord(**values, stored=raw)
 
 
 def insert_case(fast: FastSQL, session: Session, record: CaseRecord) -> None:
@@ -178,12 +182,7 @@ def read_task_and_case(fast: FastSQL, session: Session, task_id: str) -> tuple[R
         raise NotFound(f"task {task_id} does not exist")
     raw = rows[0]
     case = {c: raw.pop(f"case_{c}") for c in CASE_COLUMNS}
-    stored = dict(case)
-    for name in CASE_JSON:
-        case[name] = fast.load_json(case[name])
-    for name in CASE_TIMES:
-        case[name] = fast.load_ts(case[name])
-    return _task_row(fast, raw), CaseRecord(**case, stored=stored)
+    return _task_row(fast, raw), _case_record(fast, case)
 
 
 def open_tasks(fast: FastSQL, session: Session, instance_id: str) -> list[Row]:

@@ -5,9 +5,7 @@ The user pages (list, create, change, reset password) are in admin_users.py, on 
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -26,18 +24,8 @@ INCIDENT_STATES = {"open": _l("Open"), "retried": _l("Retried"), "resolved": _l(
 COMMENT_LENGTH = 2000
 
 
-def localized(names: dict[str, str] | None, lang: str, fallback: str = "") -> str:
-    """A {zh, en} name in the page's language, else the other one, else the fallback."""
-    names = names or {}
-    return names.get(lang) or names.get("zh") or names.get("en") or fallback
-
-
 def group_names(groups: list[GroupView]) -> dict[str, dict[str, str]]:
     return {g.key: g.name for g in groups}
-
-
-def pretty(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True, default=str)
 
 
 @bp.route("")
@@ -53,7 +41,7 @@ def _incident_page(state: str, page: int, *, failed: int | None = None, error: s
     """The list; after a refused action, the refused incident carries the message and what was typed."""
     listed = svc().engine.incidents.list(actor(), state=state, page=page, per_page=PER_PAGE)
     body = render_template("admin/incidents.html", page=listed, state=state, states=INCIDENT_STATES,
-                           failed=failed, error=error, comment=comment, pretty=pretty)
+                           failed=failed, error=error, comment=comment)
     return Response(body, status=status, mimetype="text/html")
 
 
@@ -116,7 +104,7 @@ def _refusal(exc: Conflict | NotFound) -> str:
 @roles(Role.ADMIN)
 def groups() -> str:
     listed = svc().identity.list_groups()
-    return render_template("admin/groups.html", groups=listed, names=group_names(listed), localized=localized)
+    return render_template("admin/groups.html", groups=listed, names=group_names(listed))
 
 
 # -- tokens and sessions ---------------------------------------------------------------------------------
@@ -132,7 +120,7 @@ def tokens() -> Response:
     except NotFound:
         error = _("There is no user %(name)s.", name=username)
     body = render_template("admin/tokens.html", username=username, user=user, tokens=listed, error=error,
-                           now=datetime.now(UTC), current_token=principal().token_id, localized=localized)
+                           now=datetime.now(UTC), current_token=principal().token_id)
     return Response(body, status=404 if error else 200, mimetype="text/html")
 
 

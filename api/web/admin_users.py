@@ -17,7 +17,7 @@ from engine.forms import LANGUAGES
 from engine.identity import UserView
 from engine.views import Role
 
-from .admin import PER_PAGE, bp, group_names, localized
+from .admin import PER_PAGE, bp, group_names
 from .base import actor, roles, svc
 
 NAME_LENGTH = 500
@@ -70,7 +70,7 @@ class UserForm:
 def _choices() -> dict[str, Any]:
     listed = svc().identity.list_groups()
     return {"all_groups": listed, "names": group_names(listed), "all_roles": svc().identity.list_roles(),
-            "languages": LANGUAGES, "localized": localized}
+            "languages": LANGUAGES}
 
 
 def _form_page(template: str, form: UserForm, status: int, **extra: Any) -> Response:

@@ -28,11 +28,6 @@ PER_PAGE = 50
 FILTERS = ("key", "instance_id", "actor", "type", "from", "to")  # the API's names, so the export carries them
 SUMMARY_LENGTH = 90
 
-def pretty(data: Any) -> str:
-    """Event data for a <pre>: indented JSON, escaped by the template like any other text."""
-    return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True, default=str)
-
-
 def summary(data: Any) -> str:
     """One line of an event's data: `key: value` pairs, cut short."""
     if not data:
@@ -123,7 +118,7 @@ def case_history(engine: Engine, who: Actor, instance_id: str) -> CaseHistory:
 
 
 def _common() -> dict[str, Any]:
-    return {"pretty": pretty, "summary": summary, "timezone": str(get_timezone())}
+    return {"summary": summary, "timezone": str(get_timezone())}
 
 
 @bp.route("")

@@ -9,16 +9,16 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import AuthenticationFailed, NotFound, OpsflowError, PermissionDenied
+from engine.errors import AuthenticationFailed, OpsflowError, PermissionDenied
 from engine.identity import Principal
 from engine.views import Actor, Role
 
 from ..extensions import Services, services
-from ..problems import request_id
+from ..problems import request_id, status_of
 from ..security import SESSION_CSRF, SESSION_TOKEN, csrf_token
 from .i18n import LANGUAGE_NAMES, page_language
 
@@ -74,8 +74,6 @@ def safe_next(target: str | None, default: str = "/") -> str:
 
 
 def _is_public() -> bool:
-    from flask import current_app
-
     view = current_app.view_functions.get(request.endpoint or "")
     return request.endpoint == "web.static" or bool(getattr(view, "_opsflow_page_public", False))
 
@@ -131,14 +129,9 @@ def error_page(status: int, message: str) -> Response:
 
 @web.errorhandler(OpsflowError)
 def _engine_error(exc: OpsflowError) -> Response:
-    from ..problems import ERROR_TABLE
-
     if isinstance(exc, AuthenticationFailed):
         return redirect(url_for("web.auth.login", next=request.full_path.rstrip("?")))  # type: ignore[return-value]
-    kind = next(ERROR_TABLE[c] for c in type(exc).__mro__ if c in ERROR_TABLE)
-    if isinstance(exc, NotFound):
-        return error_page(404, exc.message)
-    return error_page(kind.status, exc.message)
+    return error_page(status_of(exc), exc.message)
 
 
 @web.errorhandler(HTTPException)

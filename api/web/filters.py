@@ -6,13 +6,14 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask import g
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 
 from engine.db.types import utcnow
 from engine.views import AuditType
 
-from .base import web
+from .base import svc, web
 from .formdata import LOCAL_ZONE
 from .i18n import page_language
 
@@ -31,12 +32,18 @@ def bilingual(name: str | None) -> str:
 
 
 @web.app_template_filter("localized")
-def localized(value: Any) -> str:
-    """{"zh": .., "en": ..} in the page's language."""
+def localized(value: Any, fallback: str = "") -> str:
+    """{"zh": .., "en": ..} in the page's language, else the other language, else `fallback`."""
     if isinstance(value, dict):
         lang = page_language()
-        return str(value.get(lang) or value.get("zh") or value.get("en") or "")
-    return "" if value is None else str(value)
+        return str(value.get(lang) or value.get("zh") or value.get("en") or fallback)
+    return fallback if value is None or value == "" else str(value)
+
+
+@web.app_template_global("pretty")
+def pretty(data: Any) -> str:
+    """Data for a <pre>: indented JSON, escaped by the template like any other text."""
+    return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True, default=str)
 
 
 @web.app_template_filter("when")
@@ -117,10 +124,6 @@ def event_label(kind: str) -> str:
 @web.app_template_filter("group_names")
 def group_names(keys: list[str]) -> str:
     """Group keys as the org chart names them, in the page's language (read once per request)."""
-    from flask import g
-
-    from .base import svc
-
     names = g.get("_group_names")
     if names is None:
         names = g._group_names = {group.key: group.name for group in svc().identity.list_groups()}

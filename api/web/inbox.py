@@ -10,7 +10,8 @@ from flask_babel import gettext as _
 from engine.errors import Conflict, PermissionDenied, ValidationFailed
 from engine.views import TaskState
 
-from ..queries import task_detail
+from ..problems import status_of
+from ..queries import form_schema
 from .base import actor, safe_next, svc, web
 from .casedata import labelled
 from .formdata import fields_of, parse_form
@@ -73,16 +74,15 @@ def _back(task_id: str) -> Response:
 def _task_page(task_id: str, *, errors: dict[str, list[str]] | None = None, posted: Any = None,
                status: int = 200, problem: str | None = None) -> Response:
     lang = page_language()
-    detail = task_detail(svc().engine, task_id, actor(), lang)
-    schema = detail["form"]
-    forms = svc().engine.forms
+    engine = svc().engine
+    task, instance = engine.tasks.get(task_id, actor())
+    schema = form_schema(engine, task.form_key, lang)
     shown = (schema or {}).get("x-show")
-    context = labelled(detail["data"], forms, lang, only=shown) if shown else []
+    context = labelled(instance.data, engine.forms, lang, only=shown) if shown else []
     body = render_template(
-        "inbox/task.html", task=detail, schema=schema, fields=fields_of(schema, detail["data"], errors, raw=posted),
-        context=context, all_data=labelled(detail["data"], forms, lang), errors=errors or {}, problem=problem,
-        instance=svc().engine.instances.get(detail["instance_id"], actor()), active_area="inbox",
-        open_states=(TaskState.OPEN, TaskState.CLAIMED))
+        "inbox/task.html", task=task, schema=schema, fields=fields_of(schema, instance.data, errors, raw=posted),
+        context=context, all_data=labelled(instance.data, engine.forms, lang), errors=errors or {},
+        problem=problem, instance=instance, active_area="inbox", open_states=(TaskState.OPEN, TaskState.CLAIMED))
     return Response(body, status=status, mimetype="text/html")
 
 
@@ -96,16 +96,17 @@ def complete(task_id: str) -> Response:
     """Complete with the posted form; on refusal show the form again with what was typed and the messages."""
     who = actor()
     lang = page_language()
-    detail = task_detail(svc().engine, task_id, who, lang)
+    engine = svc().engine
+    task, _instance = engine.tasks.get(task_id, who)
     try:
-        after = svc().engine.tasks.complete(task_id, parse_form(detail["form"], request.form), who, language=lang)
+        data = parse_form(form_schema(engine, task.form_key, lang), request.form)
+        after = engine.tasks.complete(task_id, data, who, language=lang)
     except ValidationFailed as exc:
         return _task_page(task_id, errors=exc.errors, posted=request.form, status=422,
                           problem=_("The form has errors. Nothing was saved; correct the marked fields."))
     except (Conflict, PermissionDenied) as exc:
-        status = 409 if isinstance(exc, Conflict) else 403
-        return _task_page(task_id, posted=request.form, status=status, problem=exc.message)
-    flash(_("“%(name)s” is done.", name=detail["name"]), "success")
+        return _task_page(task_id, posted=request.form, status=status_of(exc), problem=exc.message)
+    flash(_("“%(name)s” is done.", name=task.name), "success")
     mine_next = [t for t in after.open_tasks if t.assignee == who.username]
     if mine_next:
         return redirect(url_for("web.inbox.task", task_id=mine_next[0].id))  # type: ignore[return-value]

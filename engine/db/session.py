@@ -117,10 +117,7 @@ class Database:
             finally:
                 session.info.pop(CURSOR_KEY, None)
                 cursor.close()
-                # A session the use case never used (all of it through FastSQL) holds nothing to release:
-                # closing it still cost ~10 µs of identity-map teardown per step.
-                if session.in_transaction() or session.identity_map or session.new or session.deleted:
-                    session.close()
+                session.close()
         if self._checkpointer is not None:
             self._checkpointer.committed()
 

@@ -92,18 +92,22 @@ def _flat(data: dict[str, Any]) -> bool:
     return _PRIMITIVES.issuperset(map(type, data.values()))
 
 
-def convert_data(data: dict[str, Any]) -> Any:
-    """Task or case data as JSON-ready values (dates and decimals tagged by the registry)."""
+def _jsonable(data: dict[str, Any]) -> Any:
+    """`data` itself when it is plain, else the registry's JSON-ready copy (dates and decimals tagged)."""
     if type(data) is dict and _flat(data):
-        return dict(data)
+        return data
     return REGISTRY.convert(REGISTRY.clean(data))
+
+
+def convert_data(data: dict[str, Any]) -> Any:
+    """Task or case data as JSON-ready values, never the caller's own dict."""
+    value = _jsonable(data)
+    return dict(value) if value is data else value
 
 
 def _data_json(data: dict[str, Any]) -> str:
     """dump_json(convert_data(data)), without the copy for plain data."""
-    if type(data) is dict and _flat(data):
-        return _ENCODER.encode(data)
-    return _ENCODER.encode(REGISTRY.convert(REGISTRY.clean(data)))
+    return _ENCODER.encode(_jsonable(data))
 
 
 def restore_data(value: Any) -> Any:
