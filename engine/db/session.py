@@ -6,68 +6,27 @@ or nothing. On SQLite a write transaction starts with BEGIN IMMEDIATE, so two
 writers never both read and then fail to upgrade their lock; reads use a
 separate engine with ordinary deferred transactions so they never block.
 
-The transaction is a Core connection's; the ORM session handed to the use case
-is bound to that connection and only joins it (it never commits it). A step
-that does all its work through `FastSQL` therefore never starts the session's
-own transaction machinery, which cost more than the step's dozen statements
-(~100 µs of the ~200 µs a write transaction spent in SQLAlchemy on SQLite).
+The hot path of a step talks to the driver through `FastSQL`, on the cursor of
+the transaction (`session.info[CURSOR_KEY]`). On SQLite that is the calling
+thread's own write connection (see engine.db.sqlite) and the ORM session
+connects to it only if the use case uses the ORM; on PostgreSQL the
+transaction is a pooled Core connection's and the session joins it (it never
+commits it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from .checkpoint import FALLBACK_AUTOCHECKPOINT, WalCheckpointer
-from .fast import CURSOR_KEY, FastSQL
-
-
-def _sqlite_file(url: str) -> Path | None:
-    path = make_url(url).database
-    if path and path != ":memory:" and not path.startswith("file:"):
-        return Path(path).expanduser().resolve()
-    return None
-
-
-def _ensure_sqlite_dir(url: str) -> None:
-    """`sqlite:///var/opsflow.db` needs var/ to exist; create it rather than fail on first use."""
-    path = _sqlite_file(url)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-
-
-def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
-    _ensure_sqlite_dir(url)
-    engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # NORMAL is the recommended setting with WAL: consistent after a crash,
-        # the last transactions may be lost on power failure.
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=60000")
-        cursor.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_AUTOCHECKPOINT}")  # see engine.db.checkpoint
-        cursor.close()
-
-    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        # on the driver directly: this runs for every transaction
-        connection.connection.driver_connection.execute(begin)
-
-    return engine
+from .checkpoint import WalCheckpointer
+from .fast import CURSOR_KEY, FastSQL, translated_errors
+from .sqlite import ThreadWriters, sqlite_engine, sqlite_file
 
 
 class Database:
@@ -78,11 +37,14 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         self.fast = FastSQL(self.is_sqlite)
         self._checkpointer: WalCheckpointer | None = None
+        self._writers: ThreadWriters | None = None
         if self.is_sqlite:
-            file = _sqlite_file(url)
+            file = sqlite_file(url)
             self._checkpointer = WalCheckpointer(str(file)) if file is not None else None
-            self.write_engine = _sqlite_engine(url, immediate=True)
-            self.read_engine = _sqlite_engine(url, immediate=False)
+            self._writers = ThreadWriters(url)
+            self.write_engine = sqlite_engine(url, immediate=True)
+            self.read_engine = sqlite_engine(url, immediate=False)
+            self._sqlite_writer = sessionmaker(self._writers.orm_engine, expire_on_commit=False, autoflush=False)
         else:
             self.write_engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
             self.read_engine = self.write_engine
@@ -95,9 +57,21 @@ class Database:
         """Run `hook(session)` inside every write transaction just before it commits (after the ORM flush)."""
         self._before_commit.append(hook)
 
+    def _finish(self, session: Session) -> None:
+        if session.in_transaction():  # the use case used the ORM
+            session.flush()
+        for hook in self._before_commit:
+            hook(session)
+        if session.in_transaction():
+            session.flush()
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work: commit on success, roll back on any exception."""
+        if self._writers is not None:
+            with self._sqlite_transaction(self._writers) as session:
+                yield session
+            return
         with self.write_engine.connect() as connection:
             outer = connection.begin()
             session = self._writer(bind=connection)
@@ -105,10 +79,7 @@ class Database:
             session.info[CURSOR_KEY] = cursor  # FastSQL runs every statement of the unit on this cursor
             try:
                 yield session
-                if session.in_transaction():  # the use case used the ORM
-                    session.flush()
-                for hook in self._before_commit:
-                    hook(session)
+                self._finish(session)
                 outer.commit()
             except BaseException:
                 if outer.is_active:
@@ -118,6 +89,31 @@ class Database:
                 session.info.pop(CURSOR_KEY, None)
                 cursor.close()
                 session.close()
+
+    @contextmanager
+    def _sqlite_transaction(self, writers: ThreadWriters) -> Iterator[Session]:
+        connection = writers.connection()
+        if connection.in_transaction:
+            raise RuntimeError("a write transaction is already open on this thread; they do not nest")
+        session = self._sqlite_writer()
+        session.info[CURSOR_KEY] = cursor = writers.cursor()
+        try:
+            with translated_errors("BEGIN IMMEDIATE"):
+                cursor.execute("BEGIN IMMEDIATE")
+            yield session
+            self._finish(session)
+            with translated_errors("COMMIT"):
+                connection.really_commit()  # also commits what the ORM wrote: it is the same connection
+        except BaseException:
+            try:
+                if connection.in_transaction:
+                    connection.really_rollback()
+            except Exception:  # a broken connection: drop it, keep the original error
+                writers.discard()
+            raise
+        finally:
+            session.info.pop(CURSOR_KEY, None)
+            session.close()  # after COMMIT/ROLLBACK: SQLAlchemy's reset of the connection finds nothing open
         if self._checkpointer is not None:
             self._checkpointer.committed()
 
@@ -136,6 +132,8 @@ class Database:
         self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             self.read_engine.dispose()
+        if self._writers is not None:
+            self._writers.close_all()
 
 
 def null_pool_engine(url: str) -> Engine:
