@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Session
 
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
@@ -38,7 +38,7 @@ def _driver_errors() -> tuple[type[Exception], ...]:
 _DRIVER_ERRORS = _driver_errors()
 
 
-def as_sqlalchemy_error(exc: Exception, sql: str, params: Any = None) -> DBAPIError:
+def as_sqlalchemy_error(exc: Exception, sql: str, params: Any = None) -> StatementError:
     """A driver error as SQLAlchemy's (OperationalError, IntegrityError, ...), as if SQLAlchemy had run `sql`:
     callers handle one family of database errors whichever way a statement was issued."""
     base = sqlite3.Error if isinstance(exc, sqlite3.Error) else _DRIVER_ERRORS[-1]
