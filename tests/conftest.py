@@ -12,10 +12,13 @@ from sqlalchemy import create_engine, text
 
 from engine.core import Engine
 from engine.db.migrate import upgrade
+from engine.runtime import live_index
 from engine.settings import Settings
 from engine.views import Actor, Role
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# Every answer of the READY/WAITING index is checked against SpiffWorkflow's own walk of the tree.
+live_index.VERIFY = True
 PG_ENV = "OPSFLOW_TEST_PG_URL"
 
 

@@ -9,13 +9,18 @@ loop through a parallel join raised RecursionError after ~300 rounds.
 These patches lift the iteration limit and make the recursive ancestor walks
 iterative; behaviour on trees shallower than 1000 is unchanged. The engine then
 enforces its own, explicit limit (`Settings.max_task_depth`), failing a step
-with a clear error instead of stalling or mis-completing.
+with a clear error instead of stalling or mis-completing. They also track the
+tasks a step changed and keep an index of READY/WAITING tasks so a step need
+not walk the whole tree (`live_index`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.mixins.parallel_gateway import ParallelGateway
 from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
@@ -24,15 +29,14 @@ from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 from SpiffWorkflow.workflow import Workflow
 
+from . import live_index
+from .live_index import CHANGES_ATTR
+
+__all__ = ["CHANGES_ATTR", "apply", "unpatched"]
+
 # The walk limit; the engine's own depth check fires long before this.
 ITERATION_DEPTH_LIMIT = 10_000_000
-
-
-def _lift_iteration_limit(cls: type) -> None:
-    defaults = list(cls.__init__.__defaults__)  # type: ignore[misc]
-    # (end_at_spec, max_depth, ...) in both TaskIterator and BpmnTaskIterator
-    defaults[1] = ITERATION_DEPTH_LIMIT
-    cls.__init__.__defaults__ = tuple(defaults)  # type: ignore[misc]
+SPIFF_ITERATION_DEPTH_LIMIT = 1000  # SpiffWorkflow 3.2's default
 
 
 def _is_descendant_of(self: Task, task: Task) -> bool:
@@ -112,63 +116,57 @@ def _check_threshold_unstructured(self: Any, my_task: Task) -> bool:
     return len(waiting_inputs) == 0
 
 
-# -- change tracking ------------------------------------------------------------
+# -- change tracking and the live index ---------------------------------------------
 # A workflow that carries a set in CHANGES_ATTR gets the id of every task whose
 # state changed, that gained a child, or that was created or removed, so a step
 # can be persisted by looking at those tasks only (see engine.runtime.state.diff).
+# The same hooks keep each workflow's READY/WAITING index (see live_index).
 
-CHANGES_ATTR = "_opsflow_changes"
-
-
-def _changes_of(task: Task) -> set[Any] | None:
-    top = getattr(task.workflow, "top_workflow", None)
-    return getattr(top, CHANGES_ATTR, None) if top is not None else None
+_applied: list[tuple[type, str, Any, Any]] = []  # (owner, attribute, SpiffWorkflow's original, ours)
 
 
-def _tracking(original: Any, *, also_argument: bool = False) -> Any:
-    def wrapper(self: Task, *args: Any, **kwargs: Any) -> Any:
-        result = original(self, *args, **kwargs)
-        changes = _changes_of(self)
-        if changes is not None:
-            changes.add(self.id)
-            if also_argument and args:
-                changes.add(args[0].id)
-        return result
-
-    wrapper.__wrapped__ = original  # type: ignore[attr-defined]
-    return wrapper
+def _replace(owner: type, name: str, replacement: Any) -> None:
+    _applied.append((owner, name, owner.__dict__[name], replacement))
+    setattr(owner, name, replacement)
 
 
-def _tracking_remove(original: Any) -> Any:
-    def wrapper(self: Any, task_id: Any) -> None:
-        task = self.tasks[task_id]
-        parent_id = task._parent
-        original(self, task_id)
-        top = getattr(self, "top_workflow", None)
-        changes = getattr(top, CHANGES_ATTR, None) if top is not None else None
-        if changes is not None:
-            changes.add(task_id)
-            if parent_id is not None:
-                changes.add(parent_id)
-
-    wrapper.__wrapped__ = original  # type: ignore[attr-defined]
-    return wrapper
+def _set_iteration_limit(limit: int) -> None:
+    for cls in (TaskIterator, BpmnTaskIterator):
+        defaults = list(cls.__init__.__defaults__)  # type: ignore[misc]
+        defaults[1] = limit  # (end_at_spec, max_depth, ...) in both iterators
+        cls.__init__.__defaults__ = tuple(defaults)  # type: ignore[misc]
 
 
 def apply() -> None:
     """Idempotent: safe to call more than once."""
     if getattr(Task, "_opsflow_patched", False):
         return
-    _lift_iteration_limit(TaskIterator)
-    _lift_iteration_limit(BpmnTaskIterator)
-    Task.is_descendant_of = _is_descendant_of  # type: ignore[method-assign]
-    Task.find_ancestor = _find_ancestor  # type: ignore[method-assign]
-    ParallelGateway._check_threshold_unstructured = _check_threshold_unstructured  # type: ignore[method-assign]
-    UnstructuredJoin._run_hook = _join_run_hook  # type: ignore[method-assign]
-    Task._set_state = _tracking(Task._set_state)  # type: ignore[method-assign]
-    Task._child_added_notify = _tracking(Task._child_added_notify, also_argument=True)  # type: ignore[method-assign]
-    Workflow._remove_task = _tracking_remove(Workflow._remove_task)  # type: ignore[method-assign]
+    _set_iteration_limit(ITERATION_DEPTH_LIMIT)
+    _replace(Task, "is_descendant_of", _is_descendant_of)
+    _replace(Task, "find_ancestor", _find_ancestor)
+    _replace(ParallelGateway, "_check_threshold_unstructured", _check_threshold_unstructured)
+    _replace(UnstructuredJoin, "_run_hook", _join_run_hook)
+    _replace(Task, "_set_state", live_index.set_state)
+    _replace(Task, "_child_added_notify", live_index.child_added(Task._child_added_notify))
+    _replace(Workflow, "_remove_task", live_index.task_removed(Workflow._remove_task))
+    _replace(Workflow, "update_waiting_tasks", live_index.update_waiting_tasks(Workflow.update_waiting_tasks))
+    _replace(BpmnWorkflow, "_do_engine_steps", live_index.do_engine_steps_pass)
     Task._opsflow_patched = True  # type: ignore[attr-defined]
+
+
+@contextmanager
+def unpatched() -> Iterator[None]:
+    """SpiffWorkflow exactly as released while the block runs (the benchmark's plain figure).
+    Not thread-safe: nothing else may run workflows meanwhile."""
+    for owner, name, original, _ in reversed(_applied):
+        setattr(owner, name, original)
+    _set_iteration_limit(SPIFF_ITERATION_DEPTH_LIMIT)
+    try:
+        yield
+    finally:
+        _set_iteration_limit(ITERATION_DEPTH_LIMIT)
+        for owner, name, _, ours in _applied:
+            setattr(owner, name, ours)
 
 
 apply()
