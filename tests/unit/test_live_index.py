@@ -54,14 +54,19 @@ def _walked_per_step(workflow: BpmnWorkflow, monkeypatch: pytest.MonkeyPatch) ->
     return visited
 
 
-def test_a_loop_step_walks_no_more_of_the_tree_in_round_300_than_in_round_3(monkeypatch) -> None:
+def _walked_early_and_late(monkeypatch: pytest.MonkeyPatch, later: int) -> tuple[BpmnWorkflow, int, int]:
+    """Tasks walked by the step of round 4 and by the step `later` rounds on."""
     workflow = _loop_workflow()
     for _ in range(3):
         _round(workflow)
     early = _walked_per_step(workflow, monkeypatch)
-    for _ in range(300):
+    for _ in range(later):
         _round(workflow)
-    late = _walked_per_step(workflow, monkeypatch)
+    return workflow, early, _walked_per_step(workflow, monkeypatch)
+
+
+def test_a_loop_step_walks_no_more_of_the_tree_in_round_300_than_in_round_3(monkeypatch) -> None:
+    workflow, early, late = _walked_early_and_late(monkeypatch, 300)
     assert len(workflow.tasks) > 600
     assert late == early
     _round(workflow, "stop")
@@ -71,13 +76,7 @@ def test_a_loop_step_walks_no_more_of_the_tree_in_round_300_than_in_round_3(monk
 def test_released_spiffworkflow_walks_the_whole_tree_each_step(monkeypatch) -> None:
     """The baseline the index removes (and proof that `unpatched` really takes the patches off)."""
     with patches.unpatched():
-        workflow = _loop_workflow()
-        for _ in range(3):
-            _round(workflow)
-        early = _walked_per_step(workflow, monkeypatch)
-        for _ in range(100):
-            _round(workflow)
-        late = _walked_per_step(workflow, monkeypatch)
+        _, early, late = _walked_early_and_late(monkeypatch, 100)
     assert late > early + 100
     assert Task._set_state is live_index.set_state  # patched again after the block
 
