@@ -113,7 +113,10 @@ class Database:
             raise
         finally:
             session.info.pop(CURSOR_KEY, None)
-            session.close()  # after COMMIT/ROLLBACK: SQLAlchemy's reset of the connection finds nothing open
+            # After COMMIT/ROLLBACK, so SQLAlchemy's reset of the connection finds nothing open. A session that
+            # never began (most steps use no ORM) holds no connection and no objects: nothing to release.
+            if session.in_transaction():
+                session.close()
         if self._checkpointer is not None:
             self._checkpointer.committed()
 
