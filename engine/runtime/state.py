@@ -42,6 +42,10 @@ UPGRADES: dict[str, Callable[[dict[str, Any], list[dict[str, Any]]], None]] = {}
 TOP = ""  # workflow id of the top-level workflow's task rows
 UPGRADED_ATTR = "_opsflow_upgraded"
 ACTIVE_MASK = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+# Tasks whose data can change while their state stays the same: a waiting event's internal data (a timer
+# moved, a cycle counted), a started subprocess or multi-instance parent gathering its children. A READY
+# task is left alone until it runs (a state change): nothing writes its data before that.
+DRIFTING_MASK = TaskState.WAITING | TaskState.STARTED
 
 
 class _CachedSpecWorkflowConverter(BpmnWorkflowConverter):
@@ -294,8 +298,8 @@ def diff(workflow: BpmnWorkflow, snapshot: Snapshot) -> StateChanges:
     changes = StateChanges(header=build_header(workflow))
     tracked: set[UUID] = getattr(workflow, CHANGES_ATTR)
     setattr(workflow, CHANGES_ATTR, set())
-    # Active tasks can change data without changing state; predicted ones change only through tracked events.
-    candidates = tracked | {tid for tid in snapshot.unfinished if snapshot.signatures[tid][0] & ACTIVE_MASK}
+    # Waiting and started tasks can change data without changing state; the others only through tracked events.
+    candidates = tracked | {tid for tid in snapshot.unfinished if snapshot.signatures[tid][0] & DRIFTING_MASK}
     current_subprocesses = {str(pid) for pid in workflow.subprocesses}
     if snapshot.subprocesses - current_subprocesses:
         gone = snapshot.subprocesses - current_subprocesses
