@@ -1,6 +1,6 @@
 """Engine benchmark: plain SpiffWorkflow in memory vs. opsflow's services on SQLite (and PostgreSQL).
 
-Run:  .venv/bin/python bench/engine_bench.py [--instances N] [--rounds N]
+Run:  .venv/bin/python bench/engine_bench.py [--instances N] [--repeats N] [--window N]
       OPSFLOW_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/opsflow_bench adds figure (c)
            (the database is emptied first).
 Prints one line per figure; every figure comes from this one run.
@@ -13,6 +13,7 @@ Prints one line per figure; every figure comes from this one run.
   b/a, c/a  (target b/a >= 0.30)
   (d) a case looping over one user task: time to complete round 10, 100, 500, in memory and persisted,
       and the platform's overhead (persisted minus in-memory); target overhead@500 <= 2 x overhead@10.
+      One loop per checkpoint is taken to its age first, then all are stepped in alternation (see aged_rounds).
       In memory here means the engine's SpiffWorkflow (patched): released SpiffWorkflow stops seeing the
       open task of such a loop after 333 rounds, so it has no round 500 to compare with.
 """
@@ -101,53 +102,79 @@ def engine_instances_per_second(engine: Engine, n: int) -> float:
     return n / (time.perf_counter() - started)
 
 
-def plain_round_times(rounds: int) -> list[float]:
-    """The same step in memory: complete the known ready task and run the engine (finding it is not timed,
-    as the persisted path looks it up by id)."""
-    spec, subs = spiff_spec("loop.bpmn", "bench_loop")
-    workflow = BpmnWorkflow(spec, subs)
-    workflow.do_engine_steps()
-    times = []
-    for _ in range(rounds):
-        task = ready_user_task(workflow)
+class PlainLoop:
+    """A loop case in memory (the engine's SpiffWorkflow); `step` times one round: complete the known ready
+    task and run the engine (finding it is not timed, as the persisted path looks it up by id)."""
+
+    def __init__(self) -> None:
+        spec, subs = spiff_spec("loop.bpmn", "bench_loop")
+        self.workflow = BpmnWorkflow(spec, subs)
+        self.workflow.do_engine_steps()
+
+    def step(self) -> float:
+        task = ready_user_task(self.workflow)
         t0 = time.perf_counter()
         task.data.update(note="again")
         task.run()
-        workflow.do_engine_steps()
-        times.append(time.perf_counter() - t0)
-    return times
+        self.workflow.do_engine_steps()
+        return time.perf_counter() - t0
 
 
-def engine_round_times(engine: Engine, rounds: int) -> tuple[list[float], list[float]]:
-    """Per round: the whole persisted step, and the part of it spent in SpiffWorkflow on the same workflow."""
-    case = engine.instances.start("bench_loop", {}, USER)
-    runtime = engine.runtime
-    spiff: list[float] = []
-    original = runtime.complete_user_task
+class PersistedLoop:
+    """The same loop through the engine; `step` times one whole persisted round and, inside it, the call
+    that runs SpiffWorkflow on the same workflow."""
 
-    def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.case = engine.instances.start("bench_loop", {}, USER)
+        self.spiff: list[float] = []
+        runtime = engine.runtime
+        original = runtime.complete_user_task
+        if not hasattr(original, "timings"):
+
+            def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
+                t0 = time.perf_counter()
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    timed.timings.append(time.perf_counter() - t0)  # type: ignore[attr-defined]
+
+            timed.timings = []  # type: ignore[attr-defined]
+            runtime.complete_user_task = timed  # type: ignore[method-assign]
+        self.timings: list[float] = runtime.complete_user_task.timings  # type: ignore[attr-defined]
+
+    def step(self) -> tuple[float, float]:
         t0 = time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            spiff.append(time.perf_counter() - t0)
-
-    runtime.complete_user_task = timed  # type: ignore[method-assign]
-    times = []
-    try:
-        for _ in range(rounds):
-            t0 = time.perf_counter()
-            case = engine.tasks.complete(case.open_tasks[0].id, {"note": "again"}, USER)
-            times.append(time.perf_counter() - t0)
-    finally:
-        runtime.complete_user_task = original  # type: ignore[method-assign]
-    return times, spiff
+        self.case = self.engine.tasks.complete(self.case.open_tasks[0].id, {"note": "again"}, USER)
+        return time.perf_counter() - t0, self.timings[-1]
 
 
-def around(times: list[float], round_no: int, width: int = 5) -> float:
-    """Median of the rounds around `round_no` (1-based), to smooth a noisy machine."""
-    lo = max(0, round_no - 1 - width // 2)
-    return statistics.median(times[lo : lo + width])
+def aged_rounds(engine: Engine, checkpoints: tuple[int, ...], window: int) -> dict[int, dict[str, float]]:
+    """Rounds around each checkpoint, of loops of different ages measured in alternation.
+
+    One loop (in memory and persisted) per checkpoint is first taken, untimed, to just before its
+    checkpoint; then every loop is stepped in turn, `window` times. Round 10 and round 500 are so measured
+    milliseconds apart, and a slow spell of a shared machine hits them alike. Medians over the window."""
+    loops = {k: (PlainLoop(), PersistedLoop(engine)) for k in checkpoints}
+    for k, (plain, persisted) in loops.items():
+        for _ in range(max(0, k - 1 - window // 2)):
+            plain.step()
+            persisted.step()
+    samples: dict[int, list[tuple[float, float, float]]] = {k: [] for k in checkpoints}
+    for _ in range(window):
+        for k, (plain, persisted) in loops.items():
+            memory = plain.step()
+            total, spiff = persisted.step()
+            samples[k].append((memory, total, spiff))
+    return {
+        k: {
+            "memory": statistics.median(m for m, _, _ in rows),
+            "persisted": statistics.median(t for _, t, _ in rows),
+            "spiff": statistics.median(s for _, _, s in rows),
+            "platform": statistics.median(t - s for _, t, s in rows),
+        }
+        for k, rows in samples.items()
+    }
 
 
 def reset_pg(url: str) -> None:
@@ -161,7 +188,7 @@ def reset_pg(url: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--instances", type=int, default=450)
-    parser.add_argument("--rounds", type=int, default=max(CHECKPOINTS) + 3)
+    parser.add_argument("--window", type=int, default=21, help="rounds timed around each checkpoint in (d)")
     parser.add_argument("--repeats", type=int, default=9, help="alternating chunks for (a)/(b)/(c)")
     args = parser.parse_args()
 
@@ -197,20 +224,17 @@ def main() -> None:
             pg.close()
 
         gc.collect()
-        memory = plain_round_times(args.rounds)
-        gc.collect()
-        persisted, spiff_part = engine_round_times(sqlite, args.rounds)
-        overheads, same_step = {}, {}
+        rounds = aged_rounds(sqlite, CHECKPOINTS, args.window)
         for k in CHECKPOINTS:
-            m, p, s_ = around(memory, k), around(persisted, k), around(spiff_part, k)
-            overheads[k] = p - m
-            same_step[k] = around([t - e for t, e in zip(persisted, spiff_part, strict=True)], k)
-            print(f"(d) round {k}: in memory {m * 1000:.2f} ms, persisted {p * 1000:.2f} ms, "
-                  f"overhead {(p - m) * 1000:.2f} ms; same step split: SpiffWorkflow {s_ * 1000:.2f} ms, "
-                  f"platform {same_step[k] * 1000:.2f} ms")
-        first, last = CHECKPOINTS[0], CHECKPOINTS[-1]
-        print(f"(d) overhead@{last} / overhead@{first} = {overheads[last] / overheads[first]:.2f} (target <= 2.0)")
-        print(f"(d) same-step platform time @{last} / @{first} = {same_step[last] / same_step[first]:.2f}")
+            r = rounds[k]
+            print(f"(d) round {k}: in memory {r['memory'] * 1000:.2f} ms, persisted {r['persisted'] * 1000:.2f} ms, "
+                  f"overhead {(r['persisted'] - r['memory']) * 1000:.2f} ms; same step split: SpiffWorkflow "
+                  f"{r['spiff'] * 1000:.2f} ms, platform {r['platform'] * 1000:.2f} ms")
+        first, last = rounds[CHECKPOINTS[0]], rounds[CHECKPOINTS[-1]]
+        ratio = (last["persisted"] - last["memory"]) / (first["persisted"] - first["memory"])
+        print(f"(d) overhead@{CHECKPOINTS[-1]} / overhead@{CHECKPOINTS[0]} = {ratio:.2f} (target <= 2.0)")
+        print(f"(d) same-step platform time @{CHECKPOINTS[-1]} / @{CHECKPOINTS[0]} = "
+              f"{last['platform'] / first['platform']:.2f}")
         sqlite.close()
 
 
