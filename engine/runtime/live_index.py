@@ -158,6 +158,11 @@ def update_waiting_tasks(original: Any) -> Any:
     return wrapper
 
 
+# sha256 of the source of SpiffWorkflow 3.2.0's BpmnWorkflow._do_engine_steps, which the function below
+# copies: a test fails if the installed library's differs, so an upgrade re-checks the copy.
+COPIED_ENGINE_STEPS_SHA256 = "1c52d09d52f7203845c6af36d555ad851b57b26a294c7da6f2a4f73b04a3082f"
+
+
 def do_engine_steps_pass(self: Any, will_complete_task: Any = None, did_complete_task: Any = None) -> bool:
     """SpiffWorkflow 3.2's `BpmnWorkflow._do_engine_steps`, finding READY tasks through `ready_tasks`."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import logging
 from pathlib import Path
 
@@ -122,3 +124,10 @@ def test_a_persisted_loop_restored_from_its_rows_steps_on_correctly(make_engine)
     assert case.state == "running"
     case = engine.tasks.complete(case.open_tasks[0].id, {"note": "stop"}, USER)
     assert case.state == "completed"
+
+
+def test_the_copied_engine_step_loop_is_the_installed_spiffworkflows() -> None:
+    """`do_engine_steps_pass` copies SpiffWorkflow's loop but for the READY lookup: an upgrade must re-check it."""
+    original = next(o for _, name, o, _ in patches._applied if name == "_do_engine_steps")
+    digest = hashlib.sha256(inspect.getsource(original).encode()).hexdigest()
+    assert digest == live_index.COPIED_ENGINE_STEPS_SHA256
