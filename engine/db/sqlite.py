@@ -106,7 +106,6 @@ class ThreadWriters:
 
     def __init__(self, url: str) -> None:
         _ensure_dir(url)
-        self.url = url
         self.database = make_url(url).database or ":memory:"
         self._local = threading.local()
         self._open: weakref.WeakSet[KeptConnection] = weakref.WeakSet()

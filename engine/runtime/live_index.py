@@ -70,8 +70,9 @@ def index_of(workflow: Any) -> LiveIndex:
     return index
 
 
-def _changes_of(task: Task) -> set[Any] | None:
-    top = getattr(task.workflow, "top_workflow", None)
+def _changes_of(workflow: Any) -> set[Any] | None:
+    """The changed-task set of a (sub)workflow's top workflow, when the engine tracks it."""
+    top = getattr(workflow, "top_workflow", None)
     return getattr(top, CHANGES_ATTR, None) if top is not None else None
 
 
@@ -91,7 +92,7 @@ def set_state(self: Task, value: int) -> None:
                            extra=self.collect_log_extras({"elapsed": elapsed}))
     elif _task_log.isEnabledFor(logging.DEBUG):
         _task_log.debug(f"State set to {TaskState.get_name(value)}", extra=self.collect_log_extras())
-    changes = _changes_of(self)
+    changes = _changes_of(self.workflow)
     if changes is not None:
         changes.add(self.id)
 
@@ -102,7 +103,7 @@ def child_added(original: Any) -> Any:
         index = child.workflow.__dict__.get(INDEX_ATTR)
         if index is not None:
             index.note(child.id, 0, child._state)
-        changes = _changes_of(self)
+        changes = _changes_of(self.workflow)
         if changes is not None:
             changes.add(self.id)
             changes.add(child.id)
@@ -120,8 +121,7 @@ def task_removed(original: Any) -> Any:
         index = self.__dict__.get(INDEX_ATTR)
         if index is not None:
             index.note(task_id, task._state, 0)
-        top = getattr(self, "top_workflow", None)
-        changes = getattr(top, CHANGES_ATTR, None) if top is not None else None
+        changes = _changes_of(self)
         if changes is not None:
             changes.add(task_id)
             if parent_id is not None:
