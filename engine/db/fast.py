@@ -64,6 +64,7 @@ class FastSQL:
 
     def __init__(self, is_sqlite: bool) -> None:
         self.is_sqlite = is_sqlite
+        self._ts_text: dict[datetime, str] = {}
         if not is_sqlite:
             from psycopg.types.json import Jsonb
 
@@ -74,14 +75,27 @@ class FastSQL:
     def json(self, value: Any) -> Any:
         if value is None:
             return None
-        return json.dumps(value) if self.is_sqlite else self._jsonb(value)
+        if not self.is_sqlite:
+            return self._jsonb(value)
+        if not value and type(value) in (list, dict):  # most JSON columns of a step are empty
+            return "[]" if type(value) is list else "{}"
+        return json.dumps(value)
 
     def ts(self, value: datetime | None) -> Any:
         if value is None:
             return None
-        value = value.astimezone(UTC)
-        # the text SQLAlchemy's SQLite DateTime writes (isoformat is much faster than strftime)
-        return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds") if self.is_sqlite else value
+        if not self.is_sqlite:
+            return value.astimezone(UTC)
+        # A step writes the same few instants (its `now`) into many columns: remember their text. Aware
+        # datetimes are equal exactly when they are the same instant, which is what the text encodes.
+        text = self._ts_text.get(value)
+        if text is None:
+            if len(self._ts_text) > 256:
+                self._ts_text.clear()
+            # the text SQLAlchemy's SQLite DateTime writes (isoformat is much faster than strftime)
+            text = value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+            self._ts_text[value] = text
+        return text
 
     # -- results ---------------------------------------------------------------
 
