@@ -38,6 +38,25 @@ _TYPES: dict[str, Check] = {
 }
 
 
+Holds = Callable[[Any, Any], bool]
+_LENGTHS: tuple[tuple[str, Holds], ...] = (("minLength", lambda v, n: len(v) >= n),
+                                          ("maxLength", lambda v, n: len(v) <= n))
+_BOUNDS: tuple[tuple[str, Holds], ...] = (
+    ("minimum", lambda v, n: v >= n), ("maximum", lambda v, n: v <= n),
+    ("exclusiveMinimum", lambda v, n: v > n), ("exclusiveMaximum", lambda v, n: v < n),
+)
+
+
+def _on_strings(holds: Holds, limit: int) -> Check:
+    """A length keyword: it applies to strings only (others pass it, as in JSON Schema)."""
+    return lambda v: type(v) is not str or holds(v, limit)
+
+
+def _on_numbers(holds: Holds, limit: Any) -> Check:
+    """A bound keyword: it applies to numbers only."""
+    return lambda v: not _is_number(v) or holds(v, limit)
+
+
 def _plain(keyword: str) -> bool:
     return keyword in _ANNOTATIONS or keyword.startswith("x-")
 
@@ -57,12 +76,12 @@ def _property_check(schema: Any) -> Check | None:
             return None
         members = {(type(e), e) for e in schema["enum"] if type(e) in _SCALARS}
         checks.append(lambda v: type(v) in _SCALARS and (type(v), v) in members)  # same type and value: equal
-    for keyword, holds in (("minLength", lambda v, n: len(v) >= n), ("maxLength", lambda v, n: len(v) <= n)):
+    for keyword, holds in _LENGTHS:
         if keyword in schema:
             limit = schema[keyword]
             if type(limit) is not int:
                 return None
-            checks.append(lambda v, limit=limit, holds=holds: type(v) is not str or holds(v, limit))
+            checks.append(_on_strings(holds, limit))
     if "pattern" in schema:
         if not isinstance(schema["pattern"], str):
             return None
@@ -71,14 +90,12 @@ def _property_check(schema: Any) -> Check | None:
         except re.error:
             return None
         checks.append(lambda v: type(v) is not str or search(v) is not None)
-    bounds = (("minimum", lambda v, n: v >= n), ("maximum", lambda v, n: v <= n),
-              ("exclusiveMinimum", lambda v, n: v > n), ("exclusiveMaximum", lambda v, n: v < n))
-    for keyword, holds in bounds:
+    for keyword, holds in _BOUNDS:
         if keyword in schema:
             limit = schema[keyword]
             if not _is_number(limit):
                 return None
-            checks.append(lambda v, limit=limit, holds=holds: not _is_number(v) or holds(v, limit))
+            checks.append(_on_numbers(holds, limit))
     return lambda value: all(check(value) for check in checks)
 
 

@@ -37,7 +37,7 @@ def _schemas() -> list[dict]:
 
 def _candidates(schema: dict, rng: random.Random) -> list[dict]:
     properties = schema.get("properties", {})
-    names = list(properties) + ["extra"]
+    names = [*properties, "extra"]
     out = [{}]
     # values each field's own schema accepts (as jsonschema judges), to build mostly-valid data
     fitting = {name: [v for v in SAMPLE_VALUES + list(sub.get("enum", [])) if Draft202012Validator(sub, format_checker=FormatChecker()).is_valid(v)]
