@@ -23,7 +23,7 @@ from .db.fast import FastSQL
 from .db.models import DefinitionSource, ProcessDefinition
 from .errors import NotFound
 from .notifications import notices_for_new_task, write_notices
-from .records import CaseRecord, Row, insert_case, insert_tasks, read_case, write_case
+from .records import CaseRecord, CaseRef, Row, insert_case, insert_tasks, read_case, write_case
 from .runtime.compiler import CompiledProcess, SpecCache
 from .runtime.state import Snapshot, full_snapshot, restore, serialized
 from .runtime.workflow import ReadyUserTask, StepOutcome, WorkflowRuntime
@@ -48,6 +48,8 @@ class LiveCase:
     # The case's open inbox rows as the last save left them, when that save wrote them all itself
     # (so the step's answer needs no re-read); None when they must be read.
     open_rows: list[Row] | None = None
+    # The case's row as the last save wrote it (so a step at the same version need not read and decode it).
+    record: CaseRecord | None = None
 
 
 class CaseCache:
@@ -110,6 +112,18 @@ class CaseStore:
 
     def lock(self, session: Session, instance_id: str) -> CaseRecord:
         return read_case(self.fast, session, instance_id, lock=True)
+
+    def load_current(self, session: Session, ref: CaseRef) -> tuple[CaseRecord, LiveCase]:
+        """The case's row and live workflow at the version `ref` saw: both from the cache when it holds that
+        version (every write of a case row goes through write_case, which bumps the version), else read."""
+        live = self.cache.take(ref.id, ref.version)
+        if live is not None and live.record is not None:
+            live.open_rows = None
+            return live.record, live
+        if live is not None:
+            self.cache.put(live)
+        row = read_case(self.fast, session, ref.id, lock=True)
+        return row, self.load(session, row)
 
     def load(self, session: Session, row: CaseRecord) -> LiveCase:
         """The case's live workflow at exactly the row's stored version."""
@@ -244,6 +258,7 @@ class CaseStore:
         self._sync_timer_jobs(session, row, live, outcome.timer_waits, now)
         live.open_task_ids = set(outcome.open_user_task_ids)
         live.version = row.version
+        live.record = row
         if self.verify_writes:
             self._verify_written(session, row, live)
         return outcome.new_user_tasks

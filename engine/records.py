@@ -165,24 +165,33 @@ def read_task(fast: FastSQL, session: Session, task_id: str, *, lock: bool = Fal
     return _task_row(fast, rows[0])
 
 
-_TASK_AND_CASE_SELECT = (
-    "SELECT " + ", ".join(f"t.{c}" for c in TASK_COLUMNS) + ", " + ", ".join(f"p.{c} AS case_{c}" for c in CASE_COLUMNS)
+@dataclass(frozen=True)
+class CaseRef:
+    """A case by id at the version a statement saw (its row itself not decoded)."""
+
+    id: str
+    version: int
+
+
+_TASK_AND_VERSION_SELECT = (
+    "SELECT " + ", ".join(f"t.{c}" for c in TASK_COLUMNS) + ", p.version AS case_version"
     + " FROM human_task t JOIN process_instance p ON p.id = t.instance_id WHERE t.id = :id"
 )
 
 
-def read_task_and_case(fast: FastSQL, session: Session, task_id: str) -> tuple[Row, CaseRecord]:
-    """A human_task row and its case's row in one statement. Raises NotFound.
+def read_task_and_case_version(fast: FastSQL, session: Session, task_id: str) -> tuple[Row, CaseRef]:
+    """A human_task row and its case's current version, in one statement. Raises NotFound.
 
-    SQLite only: its write transaction holds the database's write lock from BEGIN IMMEDIATE on, so the case
-    row read here is the locked one (PostgreSQL must take the row lock first, see read_case)."""
+    SQLite only: its write transaction holds the database's write lock from BEGIN IMMEDIATE on, so the
+    version read here is the locked row's (PostgreSQL must take the row lock first, see read_case).
+    A step whose live case is cached at that version needs nothing more of the case row."""
     assert fast.is_sqlite
-    rows = fast.fetch(session, _TASK_AND_CASE_SELECT, {"id": task_id})
+    rows = fast.fetch(session, _TASK_AND_VERSION_SELECT, {"id": task_id})
     if not rows:
         raise NotFound(f"task {task_id} does not exist")
     raw = rows[0]
-    case = {c: raw.pop(f"case_{c}") for c in CASE_COLUMNS}
-    return _task_row(fast, raw), _case_record(fast, case)
+    version = raw.pop("case_version")
+    return _task_row(fast, raw), CaseRef(raw["instance_id"], version)
 
 
 def open_tasks(fast: FastSQL, session: Session, instance_id: str) -> list[Row]:

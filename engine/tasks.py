@@ -20,7 +20,7 @@ from .errors import Conflict, PermissionDenied
 from .forms import FormService
 from .instances import ACTIVE, InstanceService, record_new_tasks
 from .presenters import task_view
-from .records import CaseRecord, read_case, read_task, read_task_and_case, write_task
+from .records import CaseRef, read_case, read_task, read_task_and_case_version, write_task
 from .steps import StepContext, StepRunner
 from .views import Actor, AuditType, InstanceState, InstanceView, Role, TaskState, TaskView
 
@@ -164,9 +164,9 @@ class TaskService:
             record_new_tasks(self.audit, ctx.session, ctx.row, new_tasks, actor.username)
             return self.instances.view_of(ctx.session, ctx.row, ctx.live)
 
-        def locate(session: Session) -> str | CaseRecord:
-            if self.db.is_sqlite:  # one statement for the task and its (already locked) case
-                task, case = read_task_and_case(self.db.fast, session, task_id)
+        def locate(session: Session) -> str | CaseRef:
+            if self.db.is_sqlite:  # one statement for the task and its (already locked) case's version
+                task, case = read_task_and_case_version(self.db.fast, session, task_id)
                 located.append(task)
                 return case
             located.append(read_task(self.db.fast, session, task_id))

@@ -183,3 +183,27 @@ def test_a_steps_answer_shows_the_open_tasks_as_a_fresh_read_does(any_db_url: st
     assert after.open_tasks[0].due.utcoffset() == timedelta(0)
     done = engine.tasks.complete(after.open_tasks[0].id, {"published": True}, ALICE)
     assert done.open_tasks == [] == engine.instances.get(done.id, ADMIN).open_tasks
+
+
+def test_a_step_reuses_the_cached_case_row_only_at_its_stored_version(
+    approval: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.cases as cases_module
+
+    reads: list[str] = []
+    original = cases_module.read_case
+    monkeypatch.setattr(cases_module, "read_case", lambda *a, **k: reads.append(a[2]) or original(*a, **k))
+    case = start(approval, publish_by="2030-01-02T03:04:05Z")
+    review = case.open_tasks[0]
+    after = approval.tasks.complete(review.id, {"decision": "approve", "comment": "ok"}, BOB)
+    assert reads == []  # the case row the start wrote, at the version the task's statement saw
+    assert after.business_key == "REQ-1"
+
+    # another writer changes the row (every writer bumps the version): the next step reads it afresh
+    with approval.db.transaction() as session:
+        approval.db.fast.execute(session, "UPDATE process_instance SET business_key = 'REQ-9', version = version + 1 "
+                                          "WHERE id = :id", {"id": case.id})
+    done = approval.tasks.complete(after.open_tasks[0].id, {"published": True}, ALICE)
+    assert reads == [case.id]
+    assert done.business_key == "REQ-9" and done.state == InstanceState.COMPLETED
+    assert done.row_version == after.row_version + 2
