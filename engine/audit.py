@@ -59,6 +59,7 @@ class AuditLog:
     def __init__(self, fast: FastSQL, key: str = "") -> None:
         self.fast = fast
         self._key = key.encode("utf-8")
+        self._head: tuple[int, str] | None = None  # (last id, last hash) as this process last wrote them
 
     def digest(self, event: Any) -> str:
         content = _canonical(event)
@@ -96,18 +97,21 @@ class AuditLog:
         )
 
     def flush_pending(self, session: Session) -> None:
-        """`before_commit` hook: chain and insert the buffered events under the head lock."""
+        """`before_commit` hook: chain and insert the buffered events under the head lock.
+
+        The head this process last wrote is assumed current, and the head's update checks that it is (so
+        it also takes the head's lock); when another writer moved it, or that write was rolled back, the
+        update changes nothing and the head is read under its lock and the events chained again."""
         pending: list[dict[str, Any]] = session.info.pop(_PENDING, [])
         if not pending:
             return
         fast = self.fast
-        lock = "" if fast.is_sqlite else " FOR UPDATE"
-        head = fast.fetch(session, "SELECT last_event_id, last_hash, count FROM audit_head WHERE id = 1" + lock)[0]
-        last_id, last_hash = head["last_event_id"], head["last_hash"]
-        for event in pending:
-            event["id"], event["prev_hash"] = last_id + 1, last_hash
-            event["hash"] = self.digest(event)
-            last_id, last_hash = event["id"], event["hash"]
+        head = self._head
+        if head is None or not self._append_head(session, pending, head, guarded=True):
+            lock = "" if fast.is_sqlite else " FOR UPDATE"
+            row = fast.fetch(session, "SELECT last_event_id, last_hash FROM audit_head WHERE id = 1" + lock)[0]
+            head = (row["last_event_id"], row["last_hash"])
+            self._append_head(session, pending, head, guarded=False)
         fast.execute_many(
             session,
             "INSERT INTO audit_event (id, occurred_at, type, actor, instance_id, task_id, definition_id, process_key, "
@@ -115,11 +119,25 @@ class AuditLog:
             ":process_key, :data, :prev_hash, :hash)",
             [{**event, "occurred_at": fast.ts(event["occurred_at"])} for event in pending],
         )
-        fast.execute(
-            session,
-            "UPDATE audit_head SET last_event_id = :id, last_hash = :hash, count = :count WHERE id = 1",
-            {"id": last_id, "hash": last_hash, "count": head["count"] + len(pending)},
-        )
+
+    def _append_head(self, session: Session, pending: list[dict[str, Any]], head: tuple[int, str], *,
+                     guarded: bool) -> bool:
+        """Chain `pending` after `head` and move the head past them; False (nothing written) when `guarded`
+        and the stored head is no longer `head`."""
+        last_id, last_hash = head
+        for event in pending:
+            event["id"], event["prev_hash"] = last_id + 1, last_hash
+            event["hash"] = self.digest(event)
+            last_id, last_hash = event["id"], event["hash"]
+        sql = "UPDATE audit_head SET last_event_id = :id, last_hash = :hash, count = count + :n WHERE id = 1"
+        params: dict[str, Any] = {"id": last_id, "hash": last_hash, "n": len(pending)}
+        if guarded:
+            sql += " AND last_event_id = :was_id AND last_hash = :was_hash"
+            params.update(was_id=head[0], was_hash=head[1])
+        if self.fast.execute(session, sql, params) != 1:
+            return False
+        self._head = (last_id, last_hash)  # if this transaction rolls back, the next guarded update misses
+        return True
 
     # -- reading ----------------------------------------------------------------
 

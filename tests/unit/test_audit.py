@@ -252,3 +252,26 @@ def test_concurrent_writers_keep_one_valid_chain(any_db_url: str, make_engine) -
     assert {e.actor for e in events[1:]} == {"dave"}
     result = engines[1].verify_audit()
     assert (result.ok, result.checked) == (True, len(events))
+
+
+def test_a_rolled_back_append_does_not_break_the_chain(any_db_url: str, make_engine) -> None:
+    """The head a process last wrote is assumed current; a transaction that appended events and then
+    rolled back leaves that assumption wrong, and the next append must notice and chain to the stored head."""
+    engine = make_engine(any_db_url, verify_state_writes=False)
+    engine.definitions.deploy(fixture_files("loop.bpmn"), OWNER)
+
+    def fail_after_the_audit_flush(session: object) -> None:
+        raise RuntimeError("the commit did not happen")
+
+    engine.db.on_before_commit(fail_after_the_audit_flush)
+    with pytest.raises(RuntimeError), engine.db.transaction() as session:
+        engine.audit.record(session, AuditType.GROUP_CHANGED, actor="admin", data={"group": "ghost"})
+    engine.db._before_commit.remove(fail_after_the_audit_flush)
+    assert engine.audit._head is not None and engine.audit._head[0] == 2  # believed written, but rolled back
+
+    case = engine.instances.start("loop", {"limit": 1}, DAVE)
+    engine.tasks.complete(case.open_tasks[0].id, {}, DAVE)
+    events = engine.audit_events()
+    assert "group_changed" not in {e.type for e in events}
+    assert [e.id for e in events] == list(range(1, len(events) + 1))
+    assert engine.verify_audit().ok
