@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, cast
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
@@ -27,6 +28,34 @@ from sqlalchemy.pool import NullPool
 from .checkpoint import WalCheckpointer
 from .fast import CURSOR_KEY, FastSQL, translated_errors
 from .sqlite import ThreadWriters, sqlite_engine, sqlite_file
+
+
+class _LazySession:
+    """The ORM session of a SQLite write transaction, made when the use case first uses the ORM.
+
+    Most steps only run FastSQL statements, which need nothing of a session but its `info` (the
+    transaction's cursor and pending audit events); building a Session for them cost more than BEGIN.
+    The real session, once made, shares this `info`."""
+
+    __slots__ = ("_make", "_real", "info")
+
+    def __init__(self, make: Callable[[], Session]) -> None:
+        self._make = make
+        self._real: Session | None = None
+        self.info: dict[Any, Any] = {}
+
+    def _session(self) -> Session:
+        if self._real is None:
+            real = self._make()
+            real.info = self.info  # type: ignore[misc]  # (a memoized attribute: the instance's own from here)
+            self._real = real
+        return self._real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session(), name)
+
+    def in_transaction(self) -> bool:
+        return self._real is not None and self._real.in_transaction()
 
 
 class Database:
@@ -95,7 +124,7 @@ class Database:
         connection = writers.connection()
         if connection.in_transaction:
             raise RuntimeError("a write transaction is already open on this thread; they do not nest")
-        session = self._sqlite_writer()
+        session = cast(Session, _LazySession(self._sqlite_writer))
         session.info[CURSOR_KEY] = cursor = writers.cursor()
         try:
             with translated_errors("BEGIN IMMEDIATE"):

@@ -132,3 +132,16 @@ def test_a_driver_error_in_a_step_becomes_an_incident(engine: Engine, monkeypatc
         incident = session.execute(select(Incident).where(Incident.instance_id == case.id)).scalar_one()
     assert incident.error_type == "OperationalError"
     assert engine.instances.get(case.id, DAVE).open_tasks  # the task is still open
+
+
+def test_a_step_without_orm_work_makes_no_orm_session(db: Database) -> None:
+    with db.transaction() as session:
+        assert db.fast.fetch(session, "SELECT count(*) AS n FROM audit_head")[0]["n"] == 1
+        assert not session.in_transaction()
+        assert session._real is None  # type: ignore[attr-defined]  # nothing but FastSQL ran: no Session made
+    with db.transaction() as session:
+        session.info["marker"] = 1
+        assert session.execute(select(ProcessDefinition)).all() is not None  # the ORM: now a real session
+        assert session.in_transaction()
+        real = session._real  # type: ignore[attr-defined]
+        assert real is not None and real.info is session.info and real.info["marker"] == 1
