@@ -218,6 +218,9 @@ def main() -> None:
         else:
             print("(c) engine services, PostgreSQL: not measured (set OPSFLOW_DATABASE_URL)")
         print(f"b/a = {b / a:.2f} (target >= 0.30); b/a' = {b / a_patched:.2f}")
+        paired = sorted(rb / ra for ra, rb in zip(runs["a"], runs["b"], strict=True))
+        print(f"b/a chunk by chunk (each (b) chunk over the (a) chunk just before it): median "
+              f"{statistics.median(paired):.2f}, range {paired[0]:.2f}-{paired[-1]:.2f} (the machine's noise)")
         if c is not None:
             print(f"c/a = {c / a:.2f}")
         if pg is not None:
