@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -13,27 +14,30 @@ from .views import InstanceState, InstanceView, TaskState, TaskView
 
 
 def task_view(row: Any) -> TaskView:
-    """A human_task row (ORM object or Core row) as a view."""
+    """A human_task row (a fetched Row, an ORM object or a Core row) as a view."""
+    # A Row is a dict: item access is ~10x cheaper than its attribute access, and this runs for every
+    # open task of every step's answer.
+    get: Any = row.__getitem__ if isinstance(row, dict) else partial(getattr, row)
     return TaskView(
-        id=row.id,
-        instance_id=row.instance_id,
-        key=row.process_key,
-        definition_id=row.definition_id,
-        element_id=row.element_id,
-        name=row.name,
-        form_key=row.form_key,
-        lane=row.lane,
-        assignee=row.assignee,
-        candidate_users=list(row.candidate_users or []),
-        candidate_groups=list(row.candidate_groups or []),
-        due=row.due_at,
-        priority=row.priority,
-        state=TaskState(row.state),
-        created=row.created_at,
-        business_key=row.business_key,
-        completed_by=row.completed_by,
-        completed_at=row.completed_at,
-        properties=dict(row.properties or {}),
+        id=get("id"),
+        instance_id=get("instance_id"),
+        key=get("process_key"),
+        definition_id=get("definition_id"),
+        element_id=get("element_id"),
+        name=get("name"),
+        form_key=get("form_key"),
+        lane=get("lane"),
+        assignee=get("assignee"),
+        candidate_users=list(get("candidate_users") or []),
+        candidate_groups=list(get("candidate_groups") or []),
+        due=get("due_at"),
+        priority=get("priority"),
+        state=TaskState(get("state")),
+        created=get("created_at"),
+        business_key=get("business_key"),
+        completed_by=get("completed_by"),
+        completed_at=get("completed_at"),
+        properties=dict(get("properties") or {}),
     )
 
 
