@@ -127,7 +127,6 @@ class PersistedLoop:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.case = engine.instances.start("bench_loop", {}, USER)
-        self.spiff: list[float] = []
         runtime = engine.runtime
         original = runtime.complete_user_task
         if not hasattr(original, "timings"):

@@ -48,7 +48,7 @@ class LiveCase:
     # The case's open inbox rows as the last save left them, when that save wrote them all itself
     # (so the step's answer needs no re-read); None when they must be read.
     open_rows: list[Row] | None = None
-    # The case's row as the last save wrote it (so a step at the same version need not read and decode it).
+    # The case's row as last loaded or saved (so a step at the same version need not read and decode it).
     record: CaseRecord | None = None
 
 
@@ -117,11 +117,9 @@ class CaseStore:
         """The case's row and live workflow at the version `ref` saw: both from the cache when it holds that
         version (every write of a case row goes through write_case, which bumps the version), else read."""
         live = self.cache.take(ref.id, ref.version)
-        if live is not None and live.record is not None:
+        if live is not None and live.record is not None:  # (load and save always set it)
             live.open_rows = None
             return live.record, live
-        if live is not None:
-            self.cache.put(live)
         row = read_case(self.fast, session, ref.id, lock=True)
         return row, self.load(session, row)
 
@@ -129,7 +127,7 @@ class CaseStore:
         """The case's live workflow at exactly the row's stored version."""
         live = self.cache.take(row.id, row.version)
         if live is not None:
-            live.open_rows = None
+            live.open_rows, live.record = None, row
             return live
         definition = session.get(ProcessDefinition, row.definition_id)
         assert definition is not None
@@ -163,6 +161,7 @@ class CaseStore:
             completed_elements=list(row.completed_elements or []),
             next_seq=row.next_task_seq,
             version=row.version,
+            record=row,
         )
 
     def _task_rows(self, session: Session, instance_id: str) -> list[tuple[str, str]]:

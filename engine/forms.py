@@ -89,8 +89,7 @@ class FormService:
         for path in sorted(Path(forms_dir).glob("*.json")):
             form = json.loads(path.read_text("utf-8"))
             self.forms[form.get("key", path.stem)] = form
-        self._validators: dict[str, Draft202012Validator] = {}
-        self._quick: dict[str, Check | None] = {}
+        self._compiled: dict[str, tuple[Check | None, Draft202012Validator]] = {}
 
     def has(self, form_key: str) -> bool:
         return form_key in self.forms
@@ -107,17 +106,14 @@ class FormService:
                 prop["x-enumNames"] = [localize(labels.get(str(v), str(v)), lang) for v in prop["enum"]]
         return localize(form, lang)  # type: ignore[no-any-return]
 
-    def _validator(self, form_key: str) -> Draft202012Validator:
-        if form_key not in self._validators:
+    def _checks(self, form_key: str) -> tuple[Check | None, Draft202012Validator]:
+        """The form's quick acceptor (None when its schema is outside the quick subset) and its validator,
+        built once from the schema with English labels."""
+        if form_key not in self._compiled:
             schema = localize(self.forms[form_key].get("schema", {}), "en")
-            self._validators[form_key] = Draft202012Validator(schema, format_checker=_FORMAT_CHECKER)
-        return self._validators[form_key]
-
-    def _accepts_quickly(self, form_key: str, data: dict[str, Any]) -> bool:
-        if form_key not in self._quick:
-            self._quick[form_key] = quick_acceptor(localize(self.forms[form_key].get("schema", {}), "en"))
-        check = self._quick[form_key]
-        return check is not None and check(data)
+            self._compiled[form_key] = (quick_acceptor(schema),
+                                        Draft202012Validator(schema, format_checker=_FORMAT_CHECKER))
+        return self._compiled[form_key]
 
     def clean(self, form_key: str | None, data: dict[str, Any] | None, lang: str) -> dict[str, Any]:
         """Only the declared fields, validated. Raises ValidationFailed with per-field messages."""
@@ -130,9 +126,9 @@ class FormService:
             raise NotFound(f"form {form_key!r} does not exist")
         declared = self.forms[form_key].get("schema", {}).get("properties", {})
         kept = {k: v for k, v in data.items() if k in declared}
-        if self._accepts_quickly(form_key, kept):  # certainly valid (see engine.form_check)
+        accepts, validator = self._checks(form_key)
+        if accepts is not None and accepts(kept):  # certainly valid (see engine.form_check)
             return kept
-        validator = self._validator(form_key)
         if validator.is_valid(kept):  # the common case, and cheaper than collecting no errors
             return kept
         errors: dict[str, list[str]] = {}

@@ -40,26 +40,22 @@ class StepRunner:
         self.store = store
         self.audit = audit
 
-    def run(self, instance_id: str | Callable[[Session], str | CaseRecord | CaseRef], actor: str,
+    def run(self, instance_id: str | Callable[[Session], str | CaseRef], actor: str,
             action: Callable[[StepContext], R], *, record_incidents: bool = True) -> R:
         """`instance_id` may be a function that finds the case inside the transaction (e.g. from a task id);
-        it may return the case's row itself when it read it under the case's lock, or (SQLite, where the
-        transaction holds the write lock) a CaseRef with the version it saw.
+        it may return, on SQLite (where the transaction holds the write lock), a CaseRef with the version
+        it saw instead of the id.
 
         With `record_incidents=False` the caller decides (a job records one only after its last try)."""
         case_id: str | None = instance_id if isinstance(instance_id, str) else None
         try:
             with self.db.transaction() as session:
-                found: str | CaseRecord | CaseRef = (
-                    case_id if case_id is not None else instance_id(session))  # type: ignore[operator]
+                found: str | CaseRef = case_id if case_id is not None else instance_id(session)  # type: ignore[operator]
                 if isinstance(found, CaseRef):
                     case_id = found.id
                     row, live = self.store.load_current(session, found)
                 else:
-                    if isinstance(found, CaseRecord):
-                        case_id, row = found.id, found
-                    else:
-                        case_id, row = found, self.store.lock(session, found)
+                    case_id, row = found, self.store.lock(session, found)
                     live = self.store.load(session, row)
                 result = action(StepContext(session, row, live, utcnow()))
             self.store.committed(live)
