@@ -30,6 +30,9 @@ from .runtime.workflow import ReadyUserTask, StepOutcome, WorkflowRuntime
 from .views import InstanceState, TaskState
 
 
+_ENDED = frozenset({InstanceState.COMPLETED, InstanceState.CANCELLED})
+
+
 @dataclass
 class LiveCase:
     """A case's workflow in memory with what was last written of it."""
@@ -358,5 +361,11 @@ class CaseStore:
             raise AssertionError(f"stored state of case {row.id} does not restore to the live workflow")
 
     def committed(self, live: LiveCase) -> None:
-        """Put the live workflow back for the next step (call after a successful commit)."""
+        """Put the live workflow back for the next step (call after a successful commit).
+
+        A completed or cancelled case takes no further step: its workflow is let go rather than kept in
+        a slot an open case could use (and, with a full cache, it would be some hundred thousand objects
+        every full garbage collection walks for nothing)."""
+        if live.record is not None and live.record.state in _ENDED:
+            return
         self.cache.put(live)

@@ -207,3 +207,18 @@ def test_a_step_reuses_the_cached_case_row_only_at_its_stored_version(
     assert reads == [case.id]
     assert done.business_key == "REQ-9" and done.state == InstanceState.COMPLETED
     assert done.row_version == after.row_version + 2
+
+
+def test_the_workflow_cache_keeps_open_cases_and_lets_go_of_ended_ones(approval: Engine) -> None:
+    cached = approval.store.cache._entries
+    ongoing, to_cancel = (start(approval, publish_by="2030-01-02T03:04:05Z") for _ in range(2))
+    assert {ongoing.id, to_cancel.id} <= set(cached)  # the next step of an open case needs no restore
+
+    after = approval.tasks.complete(ongoing.open_tasks[0].id, {"decision": "approve", "comment": "ok"}, BOB)
+    assert ongoing.id in cached
+    done = approval.tasks.complete(after.open_tasks[0].id, {"published": True}, ALICE)
+    assert done.state == InstanceState.COMPLETED and done.id not in cached
+    cancelled = approval.instances.cancel(to_cancel.id, ALICE)
+    assert cancelled.state == InstanceState.CANCELLED and to_cancel.id not in cached
+    # an ended case is still read in full from its rows
+    assert approval.instances.get(done.id, ADMIN).data == done.data
