@@ -16,6 +16,7 @@ import engine.cases
 import engine.runtime.state as state
 from engine import records
 from engine.core import Engine
+from engine.cases import LiveCase
 from engine.db.migrate import alembic_config, downgrade
 from engine.db.models import Base, EngineTask, Incident, ProcessInstance
 from engine.errors import Conflict, EngineError
@@ -292,34 +293,34 @@ SCENARIOS = {
 }
 
 
-def assert_restores_to_the_live_workflow(engine: Engine, instance_id: str) -> None:
-    version, _, header, bodies = case_row(engine, instance_id)
-    live = engine.cache.take(instance_id, version)
-    assert live is not None, "the committed step should have left its workflow in the cache"
-    try:
-        with engine.db.reading() as session:
-            rows = session.execute(select(EngineTask.workflow_id, EngineTask.body)
-                                   .where(EngineTask.instance_id == instance_id).order_by(EngineTask.seq)).all()
-        restored = restore(live.compiled.spec, live.compiled.subprocess_specs, header,
-                           [(r.workflow_id, r.body) for r in rows], engine.runtime.script_engine)
-        expected = serialized(live.workflow)
-        assert serialized(restored) == expected
-        assert {tid for tid, _ in bodies} == set(expected["tasks"])  # no orphan or missing rows
-        assert restored.script_engine is engine.runtime.script_engine
-    finally:
-        engine.cache.put(live)
+def assert_restores_to_the_live_workflow(engine: Engine, live: LiveCase) -> None:
+    version, _, header, bodies = case_row(engine, live.instance_id)
+    assert live.version == version, "the step's live workflow should be at the version it wrote"
+    with engine.db.reading() as session:
+        rows = session.execute(select(EngineTask.workflow_id, EngineTask.body)
+                               .where(EngineTask.instance_id == live.instance_id).order_by(EngineTask.seq)).all()
+    restored = restore(live.compiled.spec, live.compiled.subprocess_specs, header,
+                       [(r.workflow_id, r.body) for r in rows], engine.runtime.script_engine)
+    expected = serialized(live.workflow)
+    assert serialized(restored) == expected
+    assert {tid for tid, _ in bodies} == set(expected["tasks"])  # no orphan or missing rows
+    assert restored.script_engine is engine.runtime.script_engine
 
 
 @pytest.mark.parametrize("key", list(SCENARIOS))
-def test_save_restore_compare_after_every_step(any_db_url: str, make_engine, key: str) -> None:
+def test_save_restore_compare_after_every_step(any_db_url: str, make_engine, key: str, monkeypatch) -> None:
     engine = make_engine(any_db_url, verify_state_writes=False)
     engine.definitions.deploy(fixture_files(f"{key}.bpmn"), OWNER)
+    committed: list[LiveCase] = []  # the live workflow of each step, as it was committed (ended cases leave no cache entry)
+    original = engine.store.committed
+    monkeypatch.setattr(engine.store, "committed", lambda live: committed.append(live) or original(live))
     start, steps = SCENARIOS[key]
     case = engine.instances.start(key, start, ALICE)
-    assert_restores_to_the_live_workflow(engine, case.id)
+    assert_restores_to_the_live_workflow(engine, committed[-1])
     for actor, data in steps:
         case = engine.tasks.complete(case.open_tasks[0].id, data, actor)
-        assert_restores_to_the_live_workflow(engine, case.id)
+        assert committed[-1].instance_id == case.id
+        assert_restores_to_the_live_workflow(engine, committed[-1])
     assert case.state == InstanceState.COMPLETED
 
 
