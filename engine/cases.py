@@ -29,7 +29,6 @@ from .runtime.state import Snapshot, full_snapshot, restore, serialized
 from .runtime.workflow import ReadyUserTask, StepOutcome, WorkflowRuntime
 from .views import InstanceState, TaskState
 
-
 _ENDED = frozenset({InstanceState.COMPLETED, InstanceState.CANCELLED})
 
 

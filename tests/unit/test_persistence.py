@@ -15,8 +15,8 @@ from sqlalchemy import create_engine, inspect, select, text
 import engine.cases
 import engine.runtime.state as state
 from engine import records
-from engine.core import Engine
 from engine.cases import LiveCase
+from engine.core import Engine
 from engine.db.migrate import alembic_config, downgrade
 from engine.db.models import Base, EngineTask, Incident, ProcessInstance
 from engine.errors import Conflict, EngineError
