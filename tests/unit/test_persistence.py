@@ -311,7 +311,8 @@ def assert_restores_to_the_live_workflow(engine: Engine, live: LiveCase) -> None
 def test_save_restore_compare_after_every_step(any_db_url: str, make_engine, key: str, monkeypatch) -> None:
     engine = make_engine(any_db_url, verify_state_writes=False)
     engine.definitions.deploy(fixture_files(f"{key}.bpmn"), OWNER)
-    committed: list[LiveCase] = []  # the live workflow of each step, as it was committed (ended cases leave no cache entry)
+    # the live workflow of each step as it was committed (an ended case leaves no cache entry to take)
+    committed: list[LiveCase] = []
     original = engine.store.committed
     monkeypatch.setattr(engine.store, "committed", lambda live: committed.append(live) or original(live))
     start, steps = SCENARIOS[key]
