@@ -15,6 +15,7 @@ import hmac
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -44,13 +45,43 @@ def _canonical_json(value: Any) -> str:
 
 _HASHED = ("id", "type", "actor", "instance_id", "task_id", "definition_id", "process_key", "data", "prev_hash")
 
+# The hashed content is _HASH_ENCODER's output for the _HASHED fields and the ISO time. It is written for
+# every event of every step, so it is built here as text (keys in sorted order, each string through the
+# encoder's own string escaping): the same bytes as the encoder gives, for the value types events have
+# (text or null, whole numbers or null); anything else goes through the encoder itself.
+_TEMPLATE = (
+    '{"actor":%s,"data":%s,"definition_id":%s,"id":%s,"instance_id":%s,"occurred_at":%s,"prev_hash":%s,'
+    '"process_key":%s,"task_id":%s,"type":%s}'
+)
+_TEXT = frozenset({str, type(None)})
+_NUMBER = frozenset({int, type(None)})
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)
+
 
 def _canonical(event: Any) -> bytes:
     """The hashed content of an event (a stored row or a pending dict)."""
     fields: dict[str, Any] = event if isinstance(event, dict) else {n: getattr(event, n) for n in (*_HASHED, "occurred_at")}
-    payload = {name: fields[name] for name in _HASHED}
-    payload["occurred_at"] = fields["occurred_at"].isoformat()
-    return _HASH_ENCODER.encode(payload).encode("utf-8")
+    actor, data, instance_id, prev_hash = fields["actor"], fields["data"], fields["instance_id"], fields["prev_hash"]
+    process_key, task_id, kind = fields["process_key"], fields["task_id"], fields["type"]
+    definition_id, event_id = fields["definition_id"], fields["id"]
+    if (
+        {type(actor), type(data), type(instance_id), type(prev_hash), type(process_key), type(task_id), type(kind)}
+        <= _TEXT and {type(definition_id), type(event_id)} <= _NUMBER
+    ):
+        text = _TEMPLATE % (
+            _text(actor), _text(data), "null" if definition_id is None else int.__repr__(definition_id),
+            "null" if event_id is None else int.__repr__(event_id), _text(instance_id),
+            encode_basestring(fields["occurred_at"].isoformat()), _text(prev_hash), _text(process_key),
+            _text(task_id), _text(kind),
+        )
+    else:
+        payload = {name: fields[name] for name in _HASHED}
+        payload["occurred_at"] = fields["occurred_at"].isoformat()
+        text = _HASH_ENCODER.encode(payload)
+    return text.encode("utf-8")
 
 
 class AuditLog:

@@ -275,3 +275,32 @@ def test_a_rolled_back_append_does_not_break_the_chain(any_db_url: str, make_eng
     assert "group_changed" not in {e.type for e in events}
     assert [e.id for e in events] == list(range(1, len(events) + 1))
     assert engine.verify_audit().ok
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"actor": None, "instance_id": None, "task_id": None, "definition_id": None, "process_key": None},
+        {"actor": "张三 \"quoted\" \\ back\nslash", "data": '{"意见":"同意","n":1,"s":"a\\"b"}'},
+        {"type": "login_failed", "actor": "\u2028\x00\x1f\U0001f600", "data": "{}", "id": 10**18},
+        # not the types events have: the encoder itself then writes them (booleans are not numbers here)
+        {"definition_id": True, "id": 7},
+        {"definition_id": 2.5},
+        {"process_key": 12},
+    ],
+)
+def test_the_hashed_content_is_exactly_the_canonical_json_of_the_event(fields: dict[str, object]) -> None:
+    """The text built for speed is byte for byte what the JSON encoder gives, so hashes stay comparable
+    with trails written before (and with any other implementation of the documented form)."""
+    import json
+
+    from engine.audit import _canonical
+
+    event = {"id": 41, "type": "task_completed", "actor": "bob", "instance_id": "c-1", "task_id": "t-1",
+             "definition_id": 3, "process_key": "approval", "data": '{"decision":"approve"}',
+             "prev_hash": "ab" * 32, "occurred_at": datetime(2026, 12, 2, 18, 5, 1, 123456, tzinfo=UTC), **fields}
+    expected = {name: value for name, value in event.items() if name != "occurred_at"}
+    expected["occurred_at"] = event["occurred_at"].isoformat()  # type: ignore[attr-defined]
+    assert _canonical(event) == json.dumps(expected, ensure_ascii=False, sort_keys=True,
+                                           separators=(",", ":")).encode("utf-8")
