@@ -21,15 +21,17 @@ from sqlalchemy.orm import Session
 
 from .db.fast import FastSQL
 from .db.models import DefinitionSource, ProcessDefinition
-from .errors import NotFound
+from .errors import EngineError, NotFound
 from .notifications import notices_for_new_task, write_notices
 from .records import CaseRecord, CaseRef, Row, insert_case, insert_tasks, read_case, write_case
 from .runtime.compiler import CompiledProcess, SpecCache
-from .runtime.state import Snapshot, full_snapshot, restore, serialized
+from .runtime.state import Snapshot, StateChanges, full_snapshot, restore, serialized
 from .runtime.workflow import ReadyUserTask, StepOutcome, WorkflowRuntime
 from .views import InstanceState, TaskState
 
 _ENDED = frozenset({InstanceState.COMPLETED, InstanceState.CANCELLED})
+# A task row's key is its case's number * SEQ_SPAN + the row's sequence number in the case (migration 0007).
+SEQ_SPAN = 2**32
 
 
 @dataclass
@@ -44,6 +46,8 @@ class LiveCase:
     open_task_ids: set[str] = field(default_factory=set)
     completed_elements: list[str] = field(default_factory=list)
     next_seq: int = 0
+    number: int = 0  # the case's number: its task rows are keyed number * SEQ_SPAN + seq
+    row_seqs: dict[str, int] = field(default_factory=dict)  # task id -> seq of its stored row
     version: int = 0
     message_waits: dict[str, str] = field(default_factory=dict)  # as stored in message_wait
     timer_jobs: dict[str, datetime] = field(default_factory=dict)  # task id -> due, as stored in job
@@ -134,11 +138,12 @@ class CaseStore:
         definition = session.get(ProcessDefinition, row.definition_id)
         assert definition is not None
         compiled = self.compiled_for(session, definition)
+        rows = self._task_rows(session, row)
         workflow = restore(
             compiled.spec,
             compiled.subprocess_specs,
             row.engine_header,
-            self._task_rows(session, row.id),
+            [(r["workflow_id"], r["body"]) for r in rows],
             self.runtime.script_engine,
         )
         open_ids = {
@@ -162,26 +167,31 @@ class CaseStore:
             open_task_ids=open_ids,
             completed_elements=list(row.completed_elements or []),
             next_seq=row.next_task_seq,
+            number=row.number,
+            row_seqs={r["task_id"]: r["row_key"] - row.number * SEQ_SPAN for r in rows},
             version=row.version,
             record=row,
         )
 
-    def _task_rows(self, session: Session, instance_id: str) -> list[tuple[str, str]]:
-        rows = self.fast.fetch(
+    def _task_rows(self, session: Session, row: CaseRecord) -> list[dict[str, Any]]:
+        """The case's task rows in write order: one range of the primary key."""
+        first = row.number * SEQ_SPAN
+        return self.fast.fetch(
             session,
-            "SELECT workflow_id, body FROM engine_task WHERE instance_id = :id ORDER BY seq",
-            {"id": instance_id},
+            "SELECT row_key, task_id, workflow_id, body FROM engine_task "
+            "WHERE row_key >= :first AND row_key < :end ORDER BY row_key",
+            {"first": first, "end": first + SEQ_SPAN},
         )
-        return [(r["workflow_id"], r["body"]) for r in rows]
 
     @staticmethod
-    def new_case(instance_id: str, compiled: CompiledProcess, workflow: Any, definition_version: int) -> LiveCase:
+    def new_case(row: CaseRecord, compiled: CompiledProcess, workflow: Any, definition_version: int) -> LiveCase:
         return LiveCase(
-            instance_id=instance_id,
+            instance_id=row.id,
             compiled=compiled,
             workflow=workflow,
             snapshot=Snapshot(),
             definition_version=definition_version,
+            number=row.number,
         )
 
     def inspect(self, live: LiveCase, now: datetime) -> StepOutcome:
@@ -217,33 +227,8 @@ class CaseStore:
         else:
             write_case(self.fast, session, row)  # a stale writer fails here, before writing anything else
 
+        self._write_task_rows(session, row, live, changes)
         fast = self.fast
-        fast.execute_many(
-            session,
-            "INSERT INTO engine_task (instance_id, task_id, workflow_id, seq, body) "
-            "VALUES (:instance_id, :task_id, :workflow_id, :seq, :body)",
-            [
-                {
-                    "instance_id": row.id,
-                    "task_id": r.task_id,
-                    "workflow_id": r.workflow_id,
-                    "seq": live.next_seq + i,
-                    "body": r.body,
-                }
-                for i, r in enumerate(changes.inserts)
-            ],
-        )
-        live.next_seq += len(changes.inserts)
-        fast.execute_many(
-            session,
-            "UPDATE engine_task SET body = :body WHERE instance_id = :instance_id AND task_id = :task_id",
-            [{"instance_id": row.id, "task_id": r.task_id, "body": r.body} for r in changes.updates],
-        )
-        fast.execute_many(
-            session,
-            "DELETE FROM engine_task WHERE instance_id = :instance_id AND task_id = :task_id",
-            [{"instance_id": row.id, "task_id": task_id} for task_id in changes.deletes],
-        )
         fast.execute_many(
             session,
             "UPDATE human_task SET state = 'cancelled', completed_at = :now "
@@ -263,6 +248,28 @@ class CaseStore:
         if self.verify_writes:
             self._verify_written(session, row, live)
         return outcome.new_user_tasks
+
+    def _write_task_rows(self, session: Session, row: CaseRecord, live: LiveCase, changes: StateChanges) -> None:
+        """Insert, rewrite and delete the step's task rows, each by its key (see SEQ_SPAN)."""
+        first, seqs, fast = live.number * SEQ_SPAN, live.row_seqs, self.fast
+        if live.next_seq + len(changes.inserts) > SEQ_SPAN:
+            raise EngineError(f"case {row.id} has written more task rows than a case may ({SEQ_SPAN})")
+        inserts = []
+        for task_row in changes.inserts:
+            seqs[task_row.task_id] = seq = live.next_seq
+            live.next_seq += 1
+            inserts.append({"row_key": first + seq, "instance_id": row.id, "task_id": task_row.task_id,
+                            "workflow_id": task_row.workflow_id, "body": task_row.body})
+        fast.execute_many(
+            session,
+            "INSERT INTO engine_task (row_key, instance_id, task_id, workflow_id, body) "
+            "VALUES (:row_key, :instance_id, :task_id, :workflow_id, :body)",
+            inserts,
+        )
+        fast.execute_many(session, "UPDATE engine_task SET body = :body WHERE row_key = :row_key",
+                          [{"row_key": first + seqs[r.task_id], "body": r.body} for r in changes.updates])
+        fast.execute_many(session, "DELETE FROM engine_task WHERE row_key = :row_key",
+                          [{"row_key": first + seqs.pop(task_id)} for task_id in changes.deletes])
 
     def _insert_human_tasks(self, session: Session, row: CaseRecord, live: LiveCase, outcome: StepOutcome,
                             now: datetime) -> None:
@@ -353,7 +360,7 @@ class CaseStore:
             live.compiled.spec,
             live.compiled.subprocess_specs,
             row.engine_header,
-            self._task_rows(session, row.id),
+            [(r["workflow_id"], r["body"]) for r in self._task_rows(session, row)],
             self.runtime.script_engine,
         )
         if serialized(restored) != serialized(live.workflow):

@@ -19,7 +19,7 @@ from .db.types import utcnow
 from .errors import Conflict, EngineError, NotFound, PermissionDenied, ScriptError
 from .forms import FormService
 from .presenters import instance_view
-from .records import CaseRecord, latest_definition, read_case, write_case
+from .records import CaseRecord, latest_definition, next_case_number, read_case, write_case
 from .runtime.compiler import CompiledProcess
 from .runtime.workflow import ReadyUserTask
 from .steps import StepContext, StepRunner
@@ -136,12 +136,12 @@ class InstanceService:
                     self.store.runtime.advance(workflow)
                 now = utcnow()
                 row = CaseRecord(
-                    id=str(uuid4()), definition_id=definition.id, process_key=definition.key,
-                    business_key=business_key, state=InstanceState.RUNNING, started_by=actor.username,
-                    started_at=now, ended_at=None, updated_at=now, version=1, data={}, completed_elements=[],
-                    active_elements=[], engine_header="{}", next_task_seq=0,
+                    id=str(uuid4()), number=next_case_number(self.db.fast, session), definition_id=definition.id,
+                    process_key=definition.key, business_key=business_key, state=InstanceState.RUNNING,
+                    started_by=actor.username, started_at=now, ended_at=None, updated_at=now, version=1, data={},
+                    completed_elements=[], active_elements=[], engine_header="{}", next_task_seq=0,
                 )
-                live = self.store.new_case(row.id, compiled, workflow, definition.version)
+                live = self.store.new_case(row, compiled, workflow, definition.version)
                 self.audit.record(
                     session, AuditType.INSTANCE_STARTED, actor=actor.username, instance_id=row.id,
                     definition_id=definition.id, process_key=definition.key,

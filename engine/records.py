@@ -56,6 +56,7 @@ class CaseRecord:
     """One process_instance row."""
 
     id: str
+    number: int  # 1, 2, 3, ... in start order (next_case_number); the key of its task rows
     definition_id: int
     process_key: str
     business_key: str | None
@@ -82,7 +83,7 @@ _CASE_SELECT = f"SELECT {', '.join(CASE_COLUMNS)} FROM process_instance WHERE id
 _CASE_INSERT = (
     f"INSERT INTO process_instance ({', '.join(CASE_COLUMNS)}) VALUES ({', '.join(':' + c for c in CASE_COLUMNS)})"
 )
-_CASE_WRITABLE = tuple(c for c in CASE_COLUMNS if c not in ("id", "version"))
+_CASE_WRITABLE = tuple(c for c in CASE_COLUMNS if c not in ("id", "number", "version"))
 
 
 @lru_cache(maxsize=256)
@@ -122,6 +123,15 @@ def _case_record(fast: FastSQL, raw: dict[str, Any]) -> CaseRecord:
     for name in CASE_TIMES:
         values[name] = fast.load_ts(values[name])
     return CaseRecord(**values, stored=raw)
+
+
+def next_case_number(fast: FastSQL, session: Session) -> int:
+    """The number of a case about to be inserted (in its start transaction)."""
+    if fast.is_sqlite:  # a write transaction holds the database's write lock from BEGIN IMMEDIATE on
+        sql = "SELECT COALESCE(MAX(number), 0) + 1 AS n FROM process_instance"
+    else:
+        sql = "SELECT nextval('process_instance_number_seq') AS n"
+    return int(fast.fetch(session, sql)[0]["n"])
 
 
 def insert_case(fast: FastSQL, session: Session, record: CaseRecord) -> None:

@@ -57,9 +57,12 @@ class ProcessInstance(Base):
     __table_args__ = (
         Index("ix_process_instance_key_state", "process_key", "state"),
         Index("ix_process_instance_started_by", "started_by"),
+        Index("ux_process_instance_number", "number", unique=True),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # 1, 2, 3, ... in start order (engine.cases.next_case_number); its task rows are keyed by it
+    number: Mapped[int] = mapped_column(BigInteger)
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
     process_key: Mapped[str] = mapped_column(String(200))
     business_key: Mapped[str | None] = mapped_column(String(200), index=True)
@@ -77,16 +80,19 @@ class ProcessInstance(Base):
 
 
 class EngineTask(Base):
-    """One SpiffWorkflow task of a case, serialized; rewritten only when it changes."""
+    """One SpiffWorkflow task of a case, serialized; rewritten only when it changes.
+
+    Keyed by `row_key` = the case's number * 2^32 + the row's sequence number in the case (engine.cases):
+    a case's rows are one range of the primary key, in write order, and on SQLite the key is the rowid,
+    so a row written is one B-tree entry (migration 0007). No other index: every step writes rows."""
 
     __tablename__ = "engine_task"
-    # No index besides the primary key: its (instance_id, ...) prefix finds a case's rows for a restore, and
-    # every step inserts rows (migration 0006).
 
-    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"), primary_key=True)
-    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    row_key: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+                                         autoincrement=False)
+    instance_id: Mapped[str] = mapped_column(String(36))
+    task_id: Mapped[str] = mapped_column(String(36))
     workflow_id: Mapped[str] = mapped_column(String(36))
-    seq: Mapped[int] = mapped_column(BigInteger)
     body: Mapped[str] = mapped_column(Text)
 
 

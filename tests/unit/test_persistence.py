@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, inspect, select, text
 import engine.cases
 import engine.runtime.state as state
 from engine import records
-from engine.cases import LiveCase
+from engine.cases import SEQ_SPAN, LiveCase
 from engine.core import Engine
 from engine.db.migrate import alembic_config, downgrade
 from engine.db.models import Base, EngineTask, Incident, ProcessInstance
@@ -41,7 +41,7 @@ def case_row(engine: Engine, instance_id: str) -> tuple[int, str, str, list[tupl
         row = session.get(ProcessInstance, instance_id)
         assert row is not None
         bodies = session.execute(select(EngineTask.task_id, EngineTask.body)
-                                 .where(EngineTask.instance_id == instance_id).order_by(EngineTask.seq)).all()
+                                 .where(EngineTask.instance_id == instance_id).order_by(EngineTask.row_key)).all()
         return row.version, row.state, row.engine_header, [tuple(b) for b in bodies]
 
 
@@ -95,6 +95,54 @@ def test_downgrade_to_base_and_upgrade_again(any_db_url: str, make_engine) -> No
     assert again.tasks.complete(case.open_tasks[0].id, {}, DAVE).state == InstanceState.COMPLETED
     assert [d.version for d in again.definitions.versions("loop")] == [1]
     assert again.verify_audit().checked == 5
+
+
+def test_cases_are_numbered_in_start_order_and_their_task_rows_keyed_by_number(any_db_url: str,
+                                                                               make_engine) -> None:
+    engine = make_engine(any_db_url)
+    engine.definitions.deploy(fixture_files("loop.bpmn"), OWNER)
+    cases = [engine.instances.start("loop", {"limit": 3}, DAVE) for _ in range(3)]
+    engine.tasks.complete(cases[0].open_tasks[0].id, {"note": "one"}, DAVE)
+    with engine.db.reading() as session:
+        numbers = [session.get(ProcessInstance, c.id).number for c in cases]  # type: ignore[union-attr]
+        assert numbers == [numbers[0], numbers[0] + 1, numbers[0] + 2]
+        for case, number in zip(cases, numbers, strict=True):
+            keys = session.execute(select(EngineTask.row_key).where(EngineTask.instance_id == case.id)
+                                   .order_by(EngineTask.row_key)).scalars().all()
+            assert keys and all(number * SEQ_SPAN <= k < (number + 1) * SEQ_SPAN
+                                for k in keys)
+
+
+def test_cases_in_flight_survive_the_task_row_rekeying_both_ways(any_db_url: str, make_engine) -> None:
+    """Migration 0007 down and up again with open cases: every row comes back under its case, in order."""
+    first = make_engine(any_db_url)
+    first.definitions.deploy(fixture_files("loop.bpmn"), OWNER)
+    cases = [first.instances.start("loop", {"limit": 3}, DAVE) for _ in range(2)]
+    cases[1] = first.tasks.complete(cases[1].open_tasks[0].id, {"note": "one"}, DAVE)
+    before = {c.id: case_row(first, c.id)[3] for c in cases}
+    first.close()
+    downgrade(any_db_url, "0006")
+    probe = create_engine(any_db_url)
+    try:
+        with probe.connect() as conn:
+            assert "number" not in {c["name"] for c in inspect(conn).get_columns("process_instance")}
+            rows = conn.execute(text("SELECT instance_id, task_id, body FROM engine_task ORDER BY instance_id, seq"))
+            by_case: dict[str, list[tuple[str, str]]] = {}
+            for instance_id, task_id, body in rows:
+                by_case.setdefault(instance_id, []).append((task_id, body))
+        assert by_case == before
+    finally:
+        probe.dispose()
+    again = make_engine(any_db_url)
+    again.migrate()
+    assert {c.id: case_row(again, c.id)[3] for c in cases} == before
+    for case in cases:  # restored from the re-keyed rows (a new engine has nothing cached)
+        while case.state != InstanceState.COMPLETED:
+            case = again.tasks.complete(case.open_tasks[0].id, {"note": "again"}, DAVE)
+    third = again.instances.start("loop", {"limit": 1}, DAVE)
+    with again.db.reading() as session:
+        numbers = sorted(session.get(ProcessInstance, c.id).number for c in (*cases, third))  # type: ignore[union-attr]
+    assert numbers == [1, 2, 3]
 
 
 # -- writing what changed ----------------------------------------------------------------------------
@@ -298,7 +346,7 @@ def assert_restores_to_the_live_workflow(engine: Engine, live: LiveCase) -> None
     assert live.version == version, "the step's live workflow should be at the version it wrote"
     with engine.db.reading() as session:
         rows = session.execute(select(EngineTask.workflow_id, EngineTask.body)
-                               .where(EngineTask.instance_id == live.instance_id).order_by(EngineTask.seq)).all()
+                               .where(EngineTask.instance_id == live.instance_id).order_by(EngineTask.row_key)).all()
     restored = restore(live.compiled.spec, live.compiled.subprocess_specs, header,
                        [(r.workflow_id, r.body) for r in rows], engine.runtime.script_engine)
     expected = serialized(live.workflow)

@@ -44,8 +44,10 @@ def test_a_worker_killed_mid_job_loses_nothing_and_fires_nothing_twice(any_db_ur
 
     engine = make_engine(any_db_url, script_cpu_seconds=60, verify_state_writes=False)
     engine.definitions.deploy(fixture_files("slow_after_timer.bpmn"), OWNER)
-    case = engine.instances.start("slow_after_timer", {"rounds": 4_000_000}, DAVE)
-    time.sleep(1.1)  # the timer is due; firing it runs a ~4 s script in the same step
+    # the timer is due after 1 s; firing it runs the script in the same step: long enough (1.5-4 s per
+    # 4 million rounds on this project's machines) that the worker is surely still inside it when killed
+    case = engine.instances.start("slow_after_timer", {"rounds": 12_000_000}, DAVE)
+    time.sleep(1.1)
     env = {**os.environ, "OPSFLOW_DATABASE_URL": any_db_url, "OPSFLOW_FORMS_DIR": str(FIXTURES / "forms"),
            "OPSFLOW_JOB_LEASE_SECONDS": "2", "OPSFLOW_SCRIPT_CPU_SECONDS": "60"}
     doomed = subprocess.Popen([sys.executable, "run.py", "worker", "--name", "doomed", "--poll", "0.1"],
