@@ -33,10 +33,10 @@ def upgrade() -> None:
     bind = op.get_bind()
     postgres = bind.dialect.name == "postgresql"
     op.add_column("process_instance", sa.Column("number", sa.BigInteger(), nullable=True))
+    # existing cases in start order (UPDATE ... FROM: SQLite 3.33+, one pass on both databases)
     op.execute(
-        "UPDATE process_instance SET number = (SELECT COUNT(*) FROM process_instance earlier "
-        "WHERE earlier.started_at < process_instance.started_at "
-        "OR (earlier.started_at = process_instance.started_at AND earlier.id <= process_instance.id))"
+        "UPDATE process_instance SET number = numbered.n FROM (SELECT id, ROW_NUMBER() OVER "
+        "(ORDER BY started_at, id) AS n FROM process_instance) AS numbered WHERE numbered.id = process_instance.id"
     )
     with op.batch_alter_table("process_instance") as batch:
         batch.alter_column("number", existing_type=sa.BigInteger(), nullable=False)
