@@ -15,7 +15,7 @@ import hmac
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from typing import Any
 
 from sqlalchemy import Select, select

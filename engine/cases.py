@@ -46,8 +46,7 @@ class LiveCase:
     open_task_ids: set[str] = field(default_factory=set)
     completed_elements: list[str] = field(default_factory=list)
     next_seq: int = 0
-    number: int = 0  # the case's number: its task rows are keyed number * SEQ_SPAN + seq
-    row_seqs: dict[str, int] = field(default_factory=dict)  # task id -> seq of its stored row
+    row_seqs: dict[str, int] = field(default_factory=dict)  # task id -> seq of its stored row (see SEQ_SPAN)
     version: int = 0
     message_waits: dict[str, str] = field(default_factory=dict)  # as stored in message_wait
     timer_jobs: dict[str, datetime] = field(default_factory=dict)  # task id -> due, as stored in job
@@ -167,7 +166,6 @@ class CaseStore:
             open_task_ids=open_ids,
             completed_elements=list(row.completed_elements or []),
             next_seq=row.next_task_seq,
-            number=row.number,
             row_seqs={r["task_id"]: r["row_key"] - row.number * SEQ_SPAN for r in rows},
             version=row.version,
             record=row,
@@ -184,14 +182,13 @@ class CaseStore:
         )
 
     @staticmethod
-    def new_case(row: CaseRecord, compiled: CompiledProcess, workflow: Any, definition_version: int) -> LiveCase:
+    def new_case(instance_id: str, compiled: CompiledProcess, workflow: Any, definition_version: int) -> LiveCase:
         return LiveCase(
-            instance_id=row.id,
+            instance_id=instance_id,
             compiled=compiled,
             workflow=workflow,
             snapshot=Snapshot(),
             definition_version=definition_version,
-            number=row.number,
         )
 
     def inspect(self, live: LiveCase, now: datetime) -> StepOutcome:
@@ -251,7 +248,7 @@ class CaseStore:
 
     def _write_task_rows(self, session: Session, row: CaseRecord, live: LiveCase, changes: StateChanges) -> None:
         """Insert, rewrite and delete the step's task rows, each by its key (see SEQ_SPAN)."""
-        first, seqs, fast = live.number * SEQ_SPAN, live.row_seqs, self.fast
+        first, seqs, fast = row.number * SEQ_SPAN, live.row_seqs, self.fast
         if live.next_seq + len(changes.inserts) > SEQ_SPAN:
             raise EngineError(f"case {row.id} has written more task rows than a case may ({SEQ_SPAN})")
         inserts = []

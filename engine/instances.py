@@ -141,7 +141,7 @@ class InstanceService:
                     started_by=actor.username, started_at=now, ended_at=None, updated_at=now, version=1, data={},
                     completed_elements=[], active_elements=[], engine_header="{}", next_task_seq=0,
                 )
-                live = self.store.new_case(row, compiled, workflow, definition.version)
+                live = self.store.new_case(row.id, compiled, workflow, definition.version)
                 self.audit.record(
                     session, AuditType.INSTANCE_STARTED, actor=actor.username, instance_id=row.id,
                     definition_id=definition.id, process_key=definition.key,

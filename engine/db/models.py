@@ -61,7 +61,7 @@ class ProcessInstance(Base):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    # 1, 2, 3, ... in start order (engine.cases.next_case_number); its task rows are keyed by it
+    # 1, 2, 3, ... in start order (engine.records.next_case_number); its task rows are keyed by it
     number: Mapped[int] = mapped_column(BigInteger)
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
     process_key: Mapped[str] = mapped_column(String(200))
