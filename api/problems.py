@@ -109,6 +109,10 @@ def from_engine_error(exc: OpsflowError) -> Response:
     elif isinstance(exc, LoginThrottled):
         headers["Retry-After"] = str(exc.retry_after)
         members["retry_after"] = exc.retry_after
+    if exc.reason:  # a refusal a client can say in its reader's language
+        members["reason"] = exc.reason
+        if exc.params:
+            members["params"] = exc.params
     if kind.status >= 500:
         log.error("engine error %s", exc, extra={"request_id": request_id()})
     return problem(kind.status, kind.slug, kind.title, exc.message, headers, **members)

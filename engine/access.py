@@ -54,7 +54,7 @@ def check_can_see_case(session: Session, row: Any, actor: Actor) -> None:
         select(ProcessInstance.id).where(ProcessInstance.id == row.id, took_part(actor))
     ).scalar_one_or_none()
     if visible is None:
-        raise PermissionDenied("you may only see cases you started or took part in")
+        raise PermissionDenied("you may only see cases you started or took part in", reason="case_not_visible")
 
 
 def is_candidate(task: Any, actor: Actor) -> bool:
@@ -67,28 +67,35 @@ def check_can_claim(task: Any, actor: Actor) -> None:
     if task.assignee == actor.username:
         return
     if not is_candidate(task, actor):
-        raise PermissionDenied(f"task '{task.name}' is not offered to you or your groups")
+        raise not_offered(task)
+
+
+def not_offered(task: Any) -> PermissionDenied:
+    return PermissionDenied(f"task '{task.name}' is not offered to you or your groups", reason="task_not_offered",
+                            params={"name": task.name})
 
 
 def check_can_complete(task: Any, actor: Actor) -> None:
     if task.assignee:
         if task.assignee != actor.username:
-            raise PermissionDenied(f"task '{task.name}' is assigned to {task.assignee}")
+            raise PermissionDenied(f"task '{task.name}' is assigned to {task.assignee}", reason="task_assigned_to_other",
+                                   params={"name": task.name, "assignee": task.assignee})
         return
     if not is_candidate(task, actor):
-        raise PermissionDenied(f"task '{task.name}' is not offered to you or your groups")
+        raise not_offered(task)
 
 
-def separation_of_duties_violation(session: Session, task: Any, row: Any, actor: Actor) -> str | None:
-    """The message of the first separation-of-duties rule the actor would break, if any."""
+def separation_of_duties_violation(session: Session, task: Any, row: Any, actor: Actor) -> PermissionDenied | None:
+    """The refusal for the first separation-of-duties rule the actor would break, if any."""
     rule = (task.properties or {}).get(SOD_PROPERTY, "")
     names = [part.strip() for part in rule.split(",") if part.strip()]
     if not names:
         return None
     if STARTER in names and row.started_by == actor.username:
-        return (
+        return PermissionDenied(
             f"separation of duties ({SOD_PROPERTY}={rule}): you started this case, "
-            f"so you may not complete '{task.name}'"
+            f"so you may not complete '{task.name}'",
+            reason="sod_started_case", params={"name": task.name},
         )
     elements = [n for n in names if n != STARTER]
     if not elements:
@@ -101,9 +108,10 @@ def separation_of_duties_violation(session: Session, task: Any, row: Any, actor:
         )
     ).first()
     if done is not None:
-        return (
+        return PermissionDenied(
             f"separation of duties ({SOD_PROPERTY}={rule}): you completed '{done.name}' ({done.element_id}) "
-            f"in this case, so you may not complete '{task.name}'"
+            f"in this case, so you may not complete '{task.name}'",
+            reason="sod_completed_earlier", params={"name": task.name, "earlier": done.name},
         )
     return None
 
@@ -119,4 +127,5 @@ def check_can_start(key: str, starter_groups: tuple[str, ...], starter_users: tu
                     actor: Actor) -> None:
     if not may_start(starter_groups, starter_users, actor):
         who = ", ".join([*starter_groups, *starter_users])
-        raise PermissionDenied(f"only {who} may start {key}")
+        raise PermissionDenied(f"only {who} may start {key}", reason="start_not_allowed",
+                               params={"process_key": key, "starters": who})

@@ -12,11 +12,18 @@ from typing import Any
 
 
 class OpsflowError(Exception):
-    """Base class of every error the engine raises on purpose."""
+    """Base class of every error the engine raises on purpose.
 
-    def __init__(self, message: str, **details: Any) -> None:
+    `message` is English, for logs, incidents and API clients. A refusal a person meets in the pages also
+    carries a `reason`, a stable code, and the `params` its message is made of, so the pages and API
+    clients can say it in the reader's language (the catalog of reasons is in api/web/refusals.py)."""
+
+    def __init__(self, message: str, *, reason: str | None = None, params: dict[str, Any] | None = None,
+                 **details: Any) -> None:
         super().__init__(message)
         self.message = message
+        self.reason = reason
+        self.params: dict[str, Any] = dict(params or {})
         self.details: dict[str, Any] = {k: v for k, v in details.items() if v is not None}
 
     def __str__(self) -> str:

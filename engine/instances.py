@@ -121,7 +121,8 @@ class InstanceService:
             with self.db.transaction() as session:
                 definition = latest_definition(self.db.fast, session, key)
                 if definition is None:
-                    raise NotFound(f"no process definition with key {key!r}")
+                    raise NotFound(f"no process definition with key {key!r}", reason="process_not_found",
+                                   params={"process_key": key})
                 definition_id = definition.id
                 compiled = self.store.compiled_for(session, definition)
                 initial = initial_data(compiled)
@@ -166,9 +167,11 @@ class InstanceService:
 
         def action(ctx: StepContext) -> InstanceView:
             if not (actor.has_role(Role.ADMIN) or ctx.row.started_by == actor.username):
-                raise PermissionDenied("only the person who started a case, or an admin, may cancel it")
+                raise PermissionDenied("only the person who started a case, or an admin, may cancel it",
+                                       reason="cancel_not_allowed")
             if ctx.row.state not in (*ACTIVE, InstanceState.SUSPENDED):
-                raise Conflict(f"case {instance_id} is {ctx.row.state}; only an active case can be cancelled")
+                raise Conflict(f"case {instance_id} is {ctx.row.state}; only an active case can be cancelled",
+                               reason="case_not_active", params={"state": ctx.row.state})
             self.store.runtime.cancel(ctx.live.workflow)
             outcome = self.store.inspect(ctx.live, ctx.now)
             ctx.row.state, ctx.row.ended_at = InstanceState.CANCELLED, ctx.now
@@ -194,13 +197,15 @@ class InstanceService:
 
     def _set_suspended(self, instance_id: str, actor: Actor, suspend: bool) -> InstanceView:
         if not actor.has_role(Role.ADMIN):
-            raise PermissionDenied("suspending and resuming cases needs the admin role")
+            raise PermissionDenied("suspending and resuming cases needs the admin role", reason="admin_only")
         with self.db.transaction() as session:
             row = read_case(self.db.fast, session, instance_id, lock=True)
             if suspend and row.state not in ACTIVE:
-                raise Conflict(f"case {instance_id} is {row.state}; only an active case can be suspended")
+                raise Conflict(f"case {instance_id} is {row.state}; only an active case can be suspended",
+                               reason="case_not_active", params={"state": row.state})
             if not suspend and row.state != InstanceState.SUSPENDED:
-                raise Conflict(f"case {instance_id} is {row.state}, not suspended")
+                raise Conflict(f"case {instance_id} is {row.state}, not suspended", reason="case_not_suspended",
+                               params={"state": row.state})
             if suspend:
                 row.state = InstanceState.SUSPENDED
             else:

@@ -111,7 +111,7 @@ def read_case(fast: FastSQL, session: Session, instance_id: str, *, lock: bool =
     sql = _CASE_SELECT + (" FOR UPDATE" if lock and not fast.is_sqlite else "")
     rows = fast.fetch(session, sql, {"id": instance_id})
     if not rows:
-        raise NotFound(f"case {instance_id} does not exist")
+        raise NotFound(f"case {instance_id} does not exist", reason="case_not_found")
     return _case_record(fast, rows[0])
 
 
@@ -171,7 +171,7 @@ def read_task(fast: FastSQL, session: Session, task_id: str, *, lock: bool = Fal
     sql = _TASK_SELECT + " WHERE id = :id" + (" FOR UPDATE" if lock and not fast.is_sqlite else "")
     rows = fast.fetch(session, sql, {"id": task_id})
     if not rows:
-        raise NotFound(f"task {task_id} does not exist")
+        raise NotFound(f"task {task_id} does not exist", reason="task_not_found")
     return _task_row(fast, rows[0])
 
 
@@ -198,7 +198,7 @@ def read_task_and_case_version(fast: FastSQL, session: Session, task_id: str) ->
     assert fast.is_sqlite
     rows = fast.fetch(session, _TASK_AND_VERSION_SELECT, {"id": task_id})
     if not rows:
-        raise NotFound(f"task {task_id} does not exist")
+        raise NotFound(f"task {task_id} does not exist", reason="task_not_found")
     raw = rows[0]
     version = raw.pop("case_version")
     return _task_row(fast, raw), CaseRef(raw["instance_id"], version)

@@ -27,6 +27,13 @@ from .views import Actor, AuditType, InstanceState, InstanceView, Role, TaskStat
 OPEN_STATES = (TaskState.OPEN, TaskState.CLAIMED)
 
 
+
+def task_not_open(task: Any) -> Conflict:
+    """The refusal for acting on a task that was completed or cancelled meanwhile."""
+    by = f" by {task.completed_by}" if task.completed_by else ""
+    return Conflict(f"task '{task.name}' is no longer open: it was {task.state}{by}", reason="task_not_open",
+                    params={"name": task.name, "state": task.state, "by": task.completed_by})
+
 class TaskService:
     def __init__(
         self,
@@ -68,9 +75,10 @@ class TaskService:
         with self.db.transaction() as session:
             task = read_task(self.db.fast, session, task_id, lock=True)
             if task.state not in OPEN_STATES:
-                raise Conflict(f"task '{task.name}' is no longer open ({task.state})")
+                raise task_not_open(task)
             if task.assignee and task.assignee != actor.username:
-                raise Conflict(f"task '{task.name}' is already claimed by {task.assignee}")
+                raise Conflict(f"task '{task.name}' is already claimed by {task.assignee}",
+                               reason="task_claimed_by_other", params={"name": task.name, "assignee": task.assignee})
             check_can_claim(task, actor)
             if task.assignee != actor.username:
                 write_task(
@@ -89,9 +97,12 @@ class TaskService:
         with self.db.transaction() as session:
             task = read_task(self.db.fast, session, task_id, lock=True)
             if task.state != TaskState.CLAIMED:
-                raise Conflict(f"task '{task.name}' is not claimed ({task.state})")
+                raise Conflict(f"task '{task.name}' is not claimed ({task.state})", reason="task_not_claimed",
+                               params={"name": task.name, "state": task.state})
             if task.assignee != actor.username and not actor.has_role(Role.ADMIN):
-                raise PermissionDenied(f"task '{task.name}' is claimed by {task.assignee}, not you")
+                raise PermissionDenied(f"task '{task.name}' is claimed by {task.assignee}, not you",
+                                       reason="task_claimed_by_other",
+                                       params={"name": task.name, "assignee": task.assignee})
             write_task(self.db.fast, session, task_id, assignee=None, state=TaskState.OPEN, claimed_at=None)
             self._audit(session, AuditType.TASK_UNCLAIMED, task, actor, {"previous_assignee": task.assignee})
             return task_view(read_task(self.db.fast, session, task_id))
@@ -99,11 +110,11 @@ class TaskService:
     def assign(self, task_id: str, user: str, actor: Actor) -> TaskView:
         """Give a task to a named person (admins)."""
         if not actor.has_role(Role.ADMIN):
-            raise PermissionDenied("assigning tasks to others needs the admin role")
+            raise PermissionDenied("assigning tasks to others needs the admin role", reason="admin_only")
         with self.db.transaction() as session:
             task = read_task(self.db.fast, session, task_id, lock=True)
             if task.state not in OPEN_STATES:
-                raise Conflict(f"task '{task.name}' is no longer open ({task.state})")
+                raise task_not_open(task)
             write_task(self.db.fast, session, task_id, assignee=user, state=TaskState.CLAIMED, claimed_at=utcnow())
             self._audit(
                 session, AuditType.TASK_ASSIGNED, task, actor, {"assignee": user, "previous_assignee": task.assignee}
@@ -124,12 +135,12 @@ class TaskService:
             # on PostgreSQL it must be read again under the lock.
             task = located[0] if self.db.is_sqlite else read_task(self.db.fast, ctx.session, task_id)
             if task.state not in OPEN_STATES:
-                by = f" by {task.completed_by}" if task.completed_by else ""
-                raise Conflict(f"task '{task.name}' is no longer open: it was {task.state}{by}")
+                raise task_not_open(task)
             if ctx.row.state == InstanceState.SUSPENDED:
-                raise Conflict("the case is suspended; its tasks cannot be completed until it is resumed")
+                raise Conflict("the case is suspended; its tasks cannot be completed until it is resumed",
+                               reason="case_suspended")
             if ctx.row.state not in ACTIVE:
-                raise Conflict(f"the case is {ctx.row.state}")
+                raise Conflict(f"the case is {ctx.row.state}", reason="case_not_active", params={"state": ctx.row.state})
             check_can_complete(task, actor)
             violation = separation_of_duties_violation(ctx.session, task, ctx.row, actor)
             if violation:
@@ -141,10 +152,10 @@ class TaskService:
                         "process_key": task.process_key,
                         "element_id": task.element_id,
                         "name": task.name,
-                        "reason": violation,
+                        "reason": violation.message,
                     }
                 )
-                raise PermissionDenied(violation)
+                raise violation
             cleaned = self.forms.clean(task.form_key, data, language) if self.forms is not None else dict(data)
             self.steps.store.runtime.complete_user_task(ctx.live.workflow, task_id, cleaned)
             write_task(

@@ -80,3 +80,7 @@ class ProblemSchema(Schema):
     line = fields.Integer()
     kind = fields.String()
     retry_after = fields.Integer()
+    reason = fields.String(metadata={"description": "why it was refused, a stable code (task_not_open, "
+                                                    "task_claimed_by_other, sod_started_case, ...)"})
+    params = fields.Dict(metadata={"description": "the values the refusal's message is made of (task name, "
+                                                  "assignee, state, ...), for a client's own wording"})

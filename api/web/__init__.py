@@ -13,7 +13,7 @@ from .base import web
 
 
 def init_app(app: Flask) -> None:
-    from . import admin, audit, auth, cases, editor, filters, inbox  # noqa: F401 - each registers on `web`
+    from . import admin, audit, auth, cases, editor, filters, inbox, refusals  # noqa: F401 - each registers on `web`
 
     i18n.init_app(app)
     app.register_blueprint(web)

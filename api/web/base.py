@@ -13,12 +13,12 @@ from flask import Blueprint, Response, current_app, g, redirect, render_template
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import AuthenticationFailed, OpsflowError, PermissionDenied
+from engine.errors import AuthenticationFailed, PermissionDenied
 from engine.identity import Principal
 from engine.views import Actor, Role
 
 from ..extensions import Services, services
-from ..problems import request_id, status_of
+from ..problems import request_id
 from ..security import SESSION_CSRF, SESSION_TOKEN, csrf_token
 from .i18n import LANGUAGE_NAMES, page_language
 
@@ -125,13 +125,6 @@ def error_page(status: int, message: str) -> Response:
               422: _("Cannot be done"), 429: _("Too many attempts"), 500: _("Something went wrong")}
     body = render_template("error.html", status=status, title=titles.get(status, titles[400]), message=message)
     return Response(body, status=status, mimetype="text/html")
-
-
-@web.errorhandler(OpsflowError)
-def _engine_error(exc: OpsflowError) -> Response:
-    if isinstance(exc, AuthenticationFailed):
-        return redirect(url_for("web.auth.login", next=request.full_path.rstrip("?")))  # type: ignore[return-value]
-    return error_page(status_of(exc), exc.message)
 
 
 @web.errorhandler(HTTPException)

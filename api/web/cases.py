@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine.errors import ValidationFailed
+from engine.errors import EngineError, ScriptError, ValidationFailed
 from engine.views import InstanceState
 
+from ..problems import status_of
 from ..queries import form_schema
 from .base import actor, svc, web
 from .casedata import labelled
@@ -59,6 +60,10 @@ def start(key: str) -> Response:
     except ValidationFailed as exc:
         return _start_page(key, errors=exc.errors, status=422,
                            problem=_("The form has errors. Nothing was started; correct the marked fields."))
+    except (ScriptError, EngineError) as exc:  # rolled back, an incident recorded
+        return _start_page(key, status=status_of(exc), problem=_(
+            "The procedure could not start: %(error)s. Nothing was started and an incident was recorded for "
+            "the administrators; what you entered is still here.", error=exc.message))
     flash(_("The case was started."), "success")
     mine = [t for t in case.open_tasks if t.assignee == who.username]
     if mine:

@@ -7,15 +7,17 @@ from typing import Any
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine.errors import Conflict, PermissionDenied, ValidationFailed
+from engine.errors import Conflict, EngineError, PermissionDenied, ScriptError, ValidationFailed
 from engine.views import TaskState
 
 from ..problems import status_of
 from ..queries import form_schema
 from .base import actor, safe_next, svc, web
 from .casedata import labelled
+from .filters import bilingual
 from .formdata import fields_of, parse_form
 from .i18n import page_language
+from .refusals import refusal
 
 bp = Blueprint("inbox", __name__)
 TABS = ("mine", "candidate")
@@ -56,14 +58,14 @@ def inbox() -> str:
 @bp.route("/tasks/<task_id>/claim", methods=["POST"])
 def claim(task_id: str) -> Response:
     task = svc().engine.tasks.claim(task_id, actor())
-    flash(_("You took “%(name)s”.", name=task.name), "success")
+    flash(_("You took “%(name)s”.", name=bilingual(task.name)), "success")
     return _back(task_id)
 
 
 @bp.route("/tasks/<task_id>/unclaim", methods=["POST"])
 def unclaim(task_id: str) -> Response:
     task = svc().engine.tasks.unclaim(task_id, actor())
-    flash(_("“%(name)s” is back with its candidates.", name=task.name), "success")
+    flash(_("“%(name)s” is back with its candidates.", name=bilingual(task.name)), "success")
     return _back(task_id)
 
 
@@ -82,7 +84,8 @@ def _task_page(task_id: str, *, errors: dict[str, list[str]] | None = None, post
     body = render_template(
         "inbox/task.html", task=task, schema=schema, fields=fields_of(schema, instance.data, errors, raw=posted),
         context=context, all_data=labelled(instance.data, engine.forms, lang), errors=errors or {},
-        problem=problem, instance=instance, active_area="inbox", open_states=(TaskState.OPEN, TaskState.CLAIMED))
+        problem=problem, instance=instance, active_area="inbox", open_states=(TaskState.OPEN, TaskState.CLAIMED),
+        kept=posted is not None)
     return Response(body, status=status, mimetype="text/html")
 
 
@@ -105,8 +108,12 @@ def complete(task_id: str) -> Response:
         return _task_page(task_id, errors=exc.errors, posted=request.form, status=422,
                           problem=_("The form has errors. Nothing was saved; correct the marked fields."))
     except (Conflict, PermissionDenied) as exc:
-        return _task_page(task_id, posted=request.form, status=status_of(exc), problem=exc.message)
-    flash(_("“%(name)s” is done.", name=task.name), "success")
+        return _task_page(task_id, posted=request.form, status=status_of(exc), problem=refusal(exc))
+    except (ScriptError, EngineError) as exc:  # the step was rolled back and an incident recorded
+        return _task_page(task_id, posted=request.form, status=status_of(exc), problem=_(
+            "The procedure could not go on after this task: %(error)s. Nothing was saved and an incident was "
+            "recorded for the administrators; what you entered is still here.", error=exc.message))
+    flash(_("“%(name)s” is done.", name=bilingual(task.name)), "success")
     mine_next = [t for t in after.open_tasks if t.assignee == who.username]
     if mine_next:
         return redirect(url_for("web.inbox.task", task_id=mine_next[0].id))  # type: ignore[return-value]

@@ -51,6 +51,9 @@ def test_claim_unclaim_assign(approval: Client) -> None:
     assert claimed.status_code == 200 and claimed.json["assignee"] == "bob" and claimed.json["state"] == "claimed"
     body = assert_problem(approval.post(f"/api/tasks/{task_id}/claim", "carol"), 409, "conflict")
     assert "bob" in body["detail"]
+    # the refusal as a code and its values, for a client's own wording
+    assert body["reason"] == "task_claimed_by_other" and body["params"]["assignee"] == "bob"
+    assert body["params"]["name"]
     assert_problem(approval.post(f"/api/tasks/{task_id}/unclaim", "carol"), 403)
     assert approval.post(f"/api/tasks/{task_id}/unclaim", "bob").json["assignee"] is None
     assert_problem(approval.post(f"/api/tasks/{task_id}/assign", "bob", json={"user": "carol"}), 403)
@@ -78,6 +81,8 @@ def test_complete_validates_and_moves_the_case(app: Flask, approval: Client) -> 
     assert "ignored_field" not in done.json["data"]
     stale = assert_problem(approval.post(url, "carol", json={"data": {"decision": "approve"}}), 409, "conflict")
     assert "no longer open" in stale["detail"]
+    assert stale["reason"] == "task_not_open" and stale["params"]["state"] == "completed"
+    assert stale["params"]["by"] == "bob"
     completed = engine_of(app).audit_events(type=AuditType.TASK_COMPLETED)
     assert completed[-1].data["data"] == {"decision": "reject"} and completed[-1].actor == "bob"
 
@@ -91,6 +96,7 @@ def test_only_candidates_complete_and_separation_of_duties_is_a_403_with_its_rea
     assert "not offered to you" in body["detail"]
     body = assert_problem(approval.post(url, "carol", json={"data": {"decision": "approve"}}), 403, "forbidden")
     assert "separation of duties" in body["detail"] and "you started this case" in body["detail"]
+    assert body["reason"] == "sod_started_case"
     refused = engine_of(app).audit_events(type=AuditType.TASK_REFUSED)
     assert refused and refused[-1].actor == "carol" and "separation of duties" in refused[-1].data["reason"]
     assert approval.get(f"/api/tasks/{task_id}", "bob").json["state"] == "open"

@@ -17,6 +17,7 @@ from engine.core import Engine
 from engine.settings import Settings
 from engine.views import Actor
 from tests.api.conftest import PASSWORD, cheap_passwords
+from tests.conftest import fixture_files
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = ROOT / "processes"
@@ -34,6 +35,12 @@ def deploy_company(app: Flask) -> None:
     for user in services.identity.demo_users(PROCESSES / "org_chart.json"):
         services.identity.create_user(user.username, PASSWORD, groups=user.groups, roles=user.roles,
                                       display_name=user.display_name)
+
+
+def without_forms(name: str, group: str) -> dict[str, bytes]:
+    """A test diagram whose tasks need no form and are offered to one of the company's groups."""
+    xml = fixture_files(name)[name].replace(b' camunda:formKey="loop_work"', b"")
+    return {name: xml.replace(b'camunda:candidateGroups="workers"', f'camunda:candidateGroups="{group}"'.encode())}
 
 
 @pytest.fixture(scope="session")

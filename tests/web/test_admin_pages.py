@@ -15,8 +15,7 @@ from engine.errors import EngineError, ScriptError
 from engine.settings import Settings
 from engine.views import Actor, AuditType, IncidentView
 from tests.api.conftest import PASSWORD
-from tests.conftest import fixture_files
-from tests.web.conftest import Pages
+from tests.web.conftest import Pages, without_forms
 
 PAGES = ("/admin/incidents", "/admin/incidents?state=resolved", "/admin/users", "/admin/users/new",
          "/admin/users/desk1", "/admin/groups", "/admin/tokens", "/admin/tokens?user=desk1")
@@ -36,12 +35,6 @@ def admin(as_user: Any) -> Pages:
     client: Pages = as_user("admin")
     client.post("/language", {"language": "en", "next": "/admin/users"})  # no Accept-Language means Chinese
     return client
-
-
-def without_forms(name: str, group: str) -> dict[str, bytes]:
-    """A test diagram whose tasks need no form and are offered to one of the company's groups."""
-    xml = fixture_files(name)[name].replace(b' camunda:formKey="loop_work"', b"")
-    return {name: xml.replace(b'camunda:candidateGroups="workers"', f'camunda:candidateGroups="{group}"'.encode())}
 
 
 def person_incident(site: Flask) -> IncidentView:

@@ -13,7 +13,7 @@ from engine.db.models import HumanTask
 from engine.db.types import utcnow
 from engine.views import Actor, Role
 from tests.processes.conftest import form_data
-from tests.web.conftest import Pages
+from tests.web.conftest import Pages, without_forms
 
 SR = {"request_channel": "hotline", "customer_name": "青岛某银行", "customer_contact": "李工 13800000000",
       "service_level": "gold", "request_category": "fault", "request_summary": "邮件系统无法发信",
@@ -114,6 +114,7 @@ def test_someone_elses_claimed_task_cannot_be_claimed_from_the_page(site: Flask,
     other = as_user("l1eng2")
     response = other.post(f"/tasks/{task.id}/claim")
     assert response.status_code == 409
+    assert "“问题评估”已被 l1eng1 认领。" in html(response)  # said in Chinese, with the name in Chinese only
     page = html(other.get(f"/tasks/{task.id}"))
     assert "is working on this task" in page or "正在处理此任务" in page
     assert 'class="card stack task-form"' not in page  # no form to fill for someone else's task
@@ -209,7 +210,11 @@ def test_completing_the_form_moves_the_case_on_and_types_the_values(site: Flask,
     assert after.data["handling_plan"] == "重启" and after.data["urgent_fault"] is True  # a ticked checkbox
     assert "assess_request" not in [t.element_id for t in after.open_tasks]
     again = engineer.post(f"/tasks/{task.id}", {"handling_plan": "twice"})
-    assert again.status_code == 409 and "no longer open" in html(again)
+    page = html(again)
+    assert again.status_code == 409
+    assert "“问题评估”已不再待处理：l1eng1 已处理（已完成）。" in page  # the refusal in the page's language
+    kept = page[page.index("您填写的内容（未保存）"):]
+    assert ">twice</textarea>" in kept and "disabled" in kept  # what was typed is shown, not lost
 
 
 def test_a_number_field_that_is_not_a_number_gets_the_servers_message(site: Flask, as_user) -> None:
@@ -237,7 +242,9 @@ def test_separation_of_duties_is_refused_on_the_page_with_the_rule(site: Flask, 
     manager = as_user("opsmgr1")
     manager.post("/language", {"language": "en"})
     refused = manager.post(f"/tasks/{approval.id}", {"manager_decision": "approve", "manager_comment": "ok"})
-    assert refused.status_code == 403 and "separation of duties" in html(refused)
+    assert refused.status_code == 403
+    assert "Separation of duties: you started this case, so someone else must do “Manager approval”." in html(
+        refused)
     assert task_of(engine.instances.get(case.id, Actor.system()), "manager_approval").state == "open"
 
 
@@ -296,3 +303,21 @@ def test_case_data_is_escaped_on_every_page(site: Flask, as_user) -> None:
     for path in (f"/cases/{case.id}", f"/tasks/{task_of(case, 'assess_request').id}"):
         page = html(as_user("l1eng1").get(path)) if "/tasks/" in path else html(desk.get(path))
         assert payload not in page and "&lt;script&gt;" in page
+
+
+def test_a_script_failing_after_the_task_keeps_the_task_and_says_so_in_the_pages_language(site: Flask,
+                                                                                           as_user) -> None:
+    engine = engine_of(site)
+    files = without_forms("failing.bpmn", "service_desk")
+    files["failing.bpmn"] = files["failing.bpmn"].replace(b"(len(note) - len(note))", b"0")
+    engine.definitions.deploy(files, Actor.system())
+    case = engine.instances.start("failing", {}, person("desk1", "service_desk"))
+    desk = as_user("desk1")
+    response = desk.post(f"/tasks/{case.open_tasks[0].id}", {})
+    page = html(response)
+    assert response.status_code == 422
+    assert "完成此任务后流程无法继续" in page and "已为管理员记录了一个故障" in page
+    assert 'class="card stack task-form"' in page  # the form is still there to send again
+    after = engine.instances.get(case.id, Actor.system())
+    assert [t.element_id for t in after.open_tasks] == ["first"] and after.row_version == case.row_version
+    assert len(engine.incidents.list(Actor.system()).items) == 1
