@@ -23,7 +23,7 @@ def test_emergency_is_classified_activated_handled_in_parallel_and_evaluated(dri
     case = driver.start('emergency_response', START, user='desk1')
     assert case.data['event_reporter'] == 'desk1'
     assert groups_of(case, 'assess_event') == ['emergency_group']
-    do(case, 'assess_event', 'emg1', is_emergency=True, event_type='power_environment', severity='I')
+    do(case, 'assess_event', 'emg1', is_emergency=True, event_type='power_environment', event_level='I')
     assert case.data['recommended_plan'] == 'EP-ENV'
     assert groups_of(case, 'activate_plan') == ['deputy_gm']
     do(case, 'activate_plan', 'deputy1', activated_plan='EP-ENV')

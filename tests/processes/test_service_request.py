@@ -136,12 +136,13 @@ def test_unsatisfied_customer_reopens_the_case(driver, resolved, score):
 
 def test_urgent_fault_runs_the_emergency_procedure_before_fault_handling(driver):
     case = start(driver)
-    assess(case, urgent=True)
+    assert groups_of(case, 'assess_request') == ['first_line']
+    do(case, 'assess_request', 'l1eng1', urgent_fault=True, severity='critical')
     assert open_ids(case) == ['assess_event']
     assert groups_of(case, 'assess_event') == ['emergency_group']
     assert case.data['event_title'] == START['request_summary']
     assert case.data['event_source'] == 'service_request'
-    do(case, 'assess_event', 'emg1', is_emergency=True, event_type='network_outage', severity='II')
+    do(case, 'assess_event', 'emg1', is_emergency=True, event_type='network_outage', event_level='II')
     do(case, 'activate_plan', 'deputy1', activated_plan='EP-NET')
     do(case, 'handle_emergency', 'l2eng1', service_restored=True)
     do(case, 'report_to_superiors', 'emg1')
@@ -151,6 +152,8 @@ def test_urgent_fault_runs_the_emergency_procedure_before_fault_handling(driver)
     # back in the service request: root cause and repair
     assert open_ids(case) == ['first_line_handle']
     assert case.data['recommended_plan'] == 'EP-NET'
+    # the emergency's own level comes back beside the request's assessment, not over it
+    assert case.data['severity'] == 'critical' and case.data['event_level'] == 'II'
     do(case, 'first_line_handle', 'l1eng1', fl_outcome='escalate_second_line')
     do(case, 'second_line_handle', 'l2eng1', sl_outcome='resolved')
     do(case, 'test_fix', 'l2eng1', test_passed=True, kb_candidate=False)
