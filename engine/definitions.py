@@ -15,6 +15,7 @@ from .db.session import Database
 from .db.types import utcnow
 from .errors import InvalidModel, ModelProblem, NotFound, PermissionDenied, PreconditionFailed, ScriptError, TooLarge
 from .forms import FormService
+from .runtime.code_check import code_problems
 from .runtime.compiler import CompiledProcess, SpecCache, compile_bundle, load_sources
 from .schedule import Occurrence, first_occurrence
 from .views import Actor, AuditType, DefinitionView, DeployResult, Role
@@ -68,6 +69,12 @@ class DefinitionService:
         if total > self.max_upload_bytes:
             raise TooLarge(f"the bundle is {total} bytes; the limit is {self.max_upload_bytes}")
         compiled = compile_bundle(load_sources(files, max_bytes=self.max_upload_bytes))
+        problems: dict[tuple[str | None, str], ModelProblem] = {}
+        for process in compiled:  # a called process shared by two processes is reported once
+            for found in code_problems(process.spec, process.subprocess_specs):
+                problems.setdefault((found.element_id, found.message), found)
+        if problems:
+            raise InvalidModel("the diagram has code that cannot run", list(problems.values()))
         if self.forms is not None:
             self._check_forms(compiled)
         return compiled

@@ -16,7 +16,9 @@ from tests.browser.test_editor import unexpected
 
 MIWG = Path("/work/shared/corpora/bpmn-miwg-reference")
 FILES = sorted(MIWG.glob("*.bpmn")) if MIWG.is_dir() else []
-RUNNABLE = {"C.1.0.bpmn", "C.9.1.bpmn"}  # executable and within what the engine supports
+RUNNABLE = {"C.9.1.bpmn"}  # executable and within what the engine supports
+# C.1.0 (Camunda's invoice example) writes a condition in Camunda's own expression language, ${!approved}: the
+# engine's expressions are Python, so the deploy refuses it at that flow (before, a case failed on reaching it).
 NOT_EXECUTABLE = {"A.1.0.bpmn", "A.2.0.bpmn", "A.2.1.bpmn", "A.3.0.bpmn", "A.4.0.bpmn", "A.4.1.bpmn", "C.2.0.bpmn"}
 # The engine's parser raises KeyError on a businessRuleTask without camunda:decisionRef, so deploy answers 500.
 

@@ -55,13 +55,17 @@ PAYLOADS = [
 
 @pytest.mark.parametrize("payload", PAYLOADS)
 @pytest.mark.parametrize("where", ["gateway", "script"])
-def test_payloads_fail_safely_on_a_restored_case(make_engine, tmp_path: Path, payload: str, where: str) -> None:
+def test_payloads_fail_safely_on_a_restored_case(make_engine, tmp_path: Path, payload: str, where: str,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     marker = tmp_path / "pwned"
     code = payload.format(marker=marker)
     template = GATEWAY_BPMN if where == "gateway" else SCRIPT_BPMN
     bpmn = template.replace("{condition}", _xml_escape(code))
     first = make_engine()
+    # As if deployed before the deploy-time check of code existed: the run-time sandbox must hold on its own.
+    monkeypatch.setattr("engine.definitions.code_problems", lambda spec, subprocess_specs: [])
     first.definitions.deploy({"guarded.bpmn": bpmn.encode()}, OWNER)
+    monkeypatch.undo()
     case = first.instances.start("guarded", {}, DAVE)
     restored = make_engine()  # a second process: restores the case from the database
     with pytest.raises(ScriptError) as err:
@@ -72,6 +76,31 @@ def test_payloads_fail_safely_on_a_restored_case(make_engine, tmp_path: Path, pa
     view = restored.instances.get(case.id, ADMIN)
     assert view.state == InstanceState.RUNNING and view.open_tasks[0].element_id == "first"
     assert "__" not in json.dumps(view.data)
+
+
+@pytest.mark.parametrize(("where", "code", "says"), [
+    ("gateway", 'x == = "a"', "the condition of the flow to end cannot run: syntax error"),
+    ("gateway", '${decision == "approve"', "the condition of the flow to end cannot run: syntax error"),
+    ("script", "total_amount = 1\ntotal_amount = = 2", "the script (line 2) cannot run: syntax error"),
+    ("script", "import os", "the script (line 1) cannot run:"),
+    ("gateway", "().__class__", "the condition of the flow to end cannot run:"),
+    ("gateway", "${!approved}", "the condition of the flow to end cannot run: syntax error: invalid syntax "
+                                "(expressions are Python: write not, and, or instead of !, &&, ||)"),
+])
+def test_code_that_cannot_run_is_refused_at_deploy_with_its_element(engine, where: str, code: str, says: str) -> None:
+    bpmn = (GATEWAY_BPMN if where == "gateway" else SCRIPT_BPMN).replace("{condition}", _xml_escape(code))
+    for check in (engine.definitions.validate, lambda files: engine.definitions.deploy(files, OWNER)):
+        with pytest.raises(InvalidModel) as err:
+            check({"guarded.bpmn": bpmn.encode()})
+        (problem,) = err.value.problems
+        assert problem.element_id == "gw" and problem.message.startswith(says), problem.message
+    assert engine.definitions.list_latest() == []  # nothing was deployed
+
+
+def test_code_the_sandbox_compiles_deploys(engine) -> None:
+    for bpmn in (GATEWAY_BPMN.replace("{condition}", '${note == "a"}'),
+                 SCRIPT_BPMN.replace("{condition}", "total = 1\nfor i in range(3):\n    total = total + i")):
+        assert engine.definitions.validate({"guarded.bpmn": bpmn.encode()}) == ["guarded"]
 
 
 def test_runaway_script_becomes_an_incident_within_the_limit_and_the_engine_keeps_working(make_engine) -> None:
