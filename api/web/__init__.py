@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask
 
 from . import i18n
-from .base import web
+from .base import not_routed, web
 
 
 def init_app(app: Flask) -> None:
@@ -17,3 +17,5 @@ def init_app(app: Flask) -> None:
 
     i18n.init_app(app)
     app.register_blueprint(web)
+    for status in (404, 405):  # before flask-smorest's problem+json handler, which would answer pages in JSON
+        app.register_error_handler(status, not_routed)

@@ -18,7 +18,7 @@ from engine.identity import Principal
 from engine.views import Actor, Role
 
 from ..extensions import Services, services
-from ..problems import request_id
+from ..problems import from_http_exception, request_id
 from ..security import SESSION_CSRF, SESSION_TOKEN, csrf_token
 from .i18n import LANGUAGE_NAMES, page_language
 
@@ -113,10 +113,22 @@ def nav_items() -> list[tuple[str, str, str]]:
     return items
 
 
+def this_page() -> str:
+    """The address that shows this page again: itself for a GET; for a page answering a POST (a refused form,
+    say), the same-site page the form was sent from, as a POST's own address may not answer a GET."""
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc == request.host and referrer.path.startswith("/"):
+        return safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
+    return "/"
+
+
 @web.app_context_processor
 def _page_context() -> dict[str, Any]:
     return {"csrf_token": csrf_token, "current_user": g.get("principal"), "lang": page_language(),
-            "language_names": LANGUAGE_NAMES, "nav_items": nav_items, "request_id": request_id}
+            "language_names": LANGUAGE_NAMES, "nav_items": nav_items, "request_id": request_id,
+            "this_page": this_page}
 
 
 def error_page(status: int, message: str) -> Response:
@@ -133,6 +145,16 @@ def _http_error(exc: HTTPException) -> Response:
     if status >= 500:
         return _internal_error(exc)
     return error_page(status, exc.description or exc.name)
+
+
+def not_routed(exc: HTTPException) -> Response:
+    """404 and 405 of addresses no route answers: a page outside /api, a problem inside it."""
+    if request.path == "/api" or request.path.startswith("/api/"):
+        return from_http_exception(exc)
+    status = exc.code or 404
+    message = (_("There is no page at this address.") if status == 404
+               else _("This page cannot be opened this way."))
+    return error_page(status, message)
 
 
 @web.errorhandler(Exception)

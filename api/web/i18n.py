@@ -17,6 +17,8 @@ from flask_babel import Babel
 
 from engine.forms import LANGUAGES, language_of
 
+from ..extensions import services
+
 log = logging.getLogger(__name__)
 TRANSLATIONS = Path(__file__).parent / "translations"
 SESSION_LANGUAGE = "lang"
@@ -25,13 +27,13 @@ LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
 
 
 def page_language() -> str:
-    """'zh' or 'en': the user's stored choice, then the session's, then the browser's."""
+    """'zh' or 'en': the user's stored choice, then the session's, then the browser's, then the configured default."""
     principal = g.get("principal")
     stored = principal.user.language if principal is not None else None
     chosen = stored or session.get(SESSION_LANGUAGE)
     if chosen in LANGUAGES:
         return str(chosen)
-    return language_of(request.headers.get("Accept-Language"), default="zh")
+    return language_of(request.headers.get("Accept-Language"), default=services().settings.default_language)
 
 
 def _locale() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -9,9 +10,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import update
 
+from api import create_app
+from engine.core import Engine
 from engine.db.models import HumanTask
 from engine.db.types import utcnow
 from engine.views import Actor, Role
+from tests.api.conftest import cheap_passwords
 from tests.processes.conftest import form_data
 from tests.web.conftest import Pages, without_forms
 
@@ -115,6 +119,15 @@ def test_someone_elses_claimed_task_cannot_be_claimed_from_the_page(site: Flask,
     response = other.post(f"/tasks/{task.id}/claim")
     assert response.status_code == 409
     assert "“问题评估”已被 l1eng1 认领。" in html(response)  # said in Chinese, with the name in Chinese only
+    # the language switch on that (POST) answer goes back to the page the claim was sent from
+    sent_from = f"/tasks/{task.id}"
+    refused = other.post(f"/tasks/{task.id}/claim", headers={"Referer": f"http://localhost{sent_from}"})
+    assert f'name="next" value="{sent_from}"' in html(refused)
+    switched = other.post("/language", {"language": "en", "next": sent_from})
+    assert switched.status_code == 302 and switched.headers["Location"] == sent_from
+    assert other.get(sent_from).status_code == 200
+    elsewhere = other.post(f"/tasks/{task.id}/claim", headers={"Referer": "https://evil.example/x"})
+    assert 'name="next" value="/"' in html(elsewhere)
     page = html(other.get(f"/tasks/{task.id}"))
     assert "is working on this task" in page or "正在处理此任务" in page
     assert 'class="card stack task-form"' not in page  # no form to fill for someone else's task
@@ -321,3 +334,24 @@ def test_a_script_failing_after_the_task_keeps_the_task_and_says_so_in_the_pages
     after = engine.instances.get(case.id, Actor.system())
     assert [t.element_id for t in after.open_tasks] == ["first"] and after.row_version == case.row_version
     assert len(engine.incidents.list(Actor.system()).items) == 1
+
+
+def test_without_a_choice_or_a_browser_language_the_pages_speak_the_configured_default(site_settings) -> None:
+    settings = dataclasses.replace(site_settings, default_language="en")
+    engine = Engine(settings)
+    try:
+        client = create_app(settings, engine, passwords=cheap_passwords()).test_client()
+        assert '<html lang="en">' in html(client.get("/login"))
+        assert '<html lang="zh-CN">' in html(client.get("/login", headers={"Accept-Language": "zh-CN"}))
+    finally:
+        engine.close()
+
+
+def test_an_address_no_page_answers_gets_a_page_and_the_api_a_problem(as_user) -> None:
+    desk = as_user("desk1")
+    page = desk.get("/inboxx")
+    assert page.status_code == 404 and page.mimetype == "text/html" and "此地址没有页面。" in html(page)
+    wrong = desk.get("/language")  # POST only
+    assert wrong.status_code == 405 and wrong.mimetype == "text/html" and "无法以这种方式打开此页面。" in html(wrong)
+    api = desk.get("/api/nope")
+    assert api.status_code == 404 and api.mimetype == "application/problem+json"
