@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, Response, current_app, g, request, session
 
 from engine.errors import AuthenticationFailed, OpsflowError, PermissionDenied
 from engine.forms import language_of
@@ -114,6 +114,22 @@ def require_role(actor: Actor, *roles: str, action: str) -> None:
         raise PermissionDenied(f"{action} needs the {' or '.join(roles)} role")
 
 
+# On every response: no content sniffing (an upload served as data stays data), no framing by other sites
+# (clickjacking), and no addresses leaked to other sites.
+_HARDENING = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "SAMEORIGIN",
+              "Referrer-Policy": "same-origin"}
+# A document people uploaded (a diagram's XML): were a browser to open it as a page, it must run nothing and
+# reach nothing, whatever it contains (an XHTML <script> in an extension element, say).
+UNTRUSTED_DOCUMENT = {"Content-Security-Policy": "sandbox; default-src 'none'"}
+
+
+def _harden(response: Response) -> Response:
+    for name, value in _HARDENING.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
 def init_app(app: Flask) -> None:
+    app.after_request(_harden)
     app.before_request(_reject_nul)
     app.before_request(_authenticate)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, request
-from flask_smorest import Blueprint
 
 from engine.errors import NotFound, PermissionDenied
 from engine.views import Role
 
 from ..deploying import deploy_bundle, read_files
 from ..extensions import services
+from ..parsing import Blueprint
 from ..schemas.definitions import (
     DefinitionSchema,
     DefinitionVersionsSchema,
@@ -21,7 +21,7 @@ from ..schemas.definitions import (
     ValidateResultSchema,
     XmlArgs,
 )
-from ..security import current_actor
+from ..security import UNTRUSTED_DOCUMENT, current_actor
 
 blp = Blueprint("definitions", __name__, url_prefix="/api/process-definitions",
                 description="Deployed BPMN/DMN process definitions")
@@ -88,4 +88,4 @@ def xml(args: dict[str, Any], key: str) -> Response:
     etag = f'"{version}"'
     if request.headers.get("If-None-Match") == etag:
         return Response(status=304, headers={"ETag": etag})
-    return Response(text, mimetype="application/xml", headers={"ETag": etag})
+    return Response(text, mimetype="application/xml", headers={"ETag": etag, **UNTRUSTED_DOCUMENT})

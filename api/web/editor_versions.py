@@ -11,6 +11,7 @@ from engine.errors import NotFound
 from engine.views import Role
 from engine.xmlsafe import parse_xml
 
+from ..security import UNTRUSTED_DOCUMENT
 from .base import roles, svc
 from .editor import bp
 
@@ -73,7 +74,7 @@ def download(key: str) -> Response:
     name, xml = definitions.main_file(key, version)
     stem = name.rsplit(".", 1)[0]
     return Response(xml, mimetype="application/xml", headers={
-        "Content-Disposition": f'attachment; filename="{_safe_file_name(stem)}-v{version}.bpmn"'})
+        "Content-Disposition": f'attachment; filename="{_safe_file_name(stem)}-v{version}.bpmn"', **UNTRUSTED_DOCUMENT})
 
 
 def _safe_file_name(stem: str) -> str:

@@ -43,6 +43,24 @@ def test_xml_is_verbatim_with_version_etag(approval: Client) -> None:
     assert_problem(approval.get("/api/process-definitions/approval/xml?file=other.dmn", "alice"), 404)
 
 
+def test_an_uploaded_diagram_is_served_so_no_browser_runs_what_it_contains(approval: Client) -> None:
+    """A process owner could put an XHTML <script> in an extension element; opened as a page by an admin it
+    must run nothing (stored XSS to the admin's session)."""
+    opening = b'<bpmn:process id="approval" name="Approval" isExecutable="true">'
+    xml = fixture_files("approval.bpmn")["approval.bpmn"].replace(
+        opening, opening + b'<bpmn:extensionElements><h:script xmlns:h="http://www.w3.org/1999/xhtml">'
+        b'fetch("/api/auth/csrf")</h:script></bpmn:extensionElements>', 1)
+    deployed = approval.post("/api/process-definitions", "olivia", data=upload(content={"approval.bpmn": xml}),
+                             content_type=MULTIPART)
+    assert deployed.status_code == 201
+    served = approval.get("/api/process-definitions/approval/xml", "adam")
+    assert b"<h:script" in served.data  # verbatim, as the editor needs it
+    assert served.headers["Content-Security-Policy"] == "sandbox; default-src 'none'"
+    assert served.headers["X-Content-Type-Options"] == "nosniff"
+    listing = approval.get("/api/process-definitions", "adam")  # and every answer is marked
+    assert listing.headers["X-Content-Type-Options"] == "nosniff" and listing.headers["X-Frame-Options"] == "SAMEORIGIN"
+
+
 def test_deploy_needs_process_owner(api: Client) -> None:
     body = assert_problem(api.post("/api/process-definitions", "alice", data=upload("approval.bpmn"),
                                    content_type=MULTIPART), 403, "forbidden")

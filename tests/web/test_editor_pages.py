@@ -157,6 +157,9 @@ def test_download_is_the_verbatim_file_of_the_version(as_user: Any) -> None:
     first = owner.get("/editor/service_request/download?version=1")
     assert first.status_code == 200 and first.mimetype == "application/xml"
     assert first.headers["Content-Disposition"] == 'attachment; filename="service_request-v1.bpmn"'
+    # an uploaded document: opened in a browser it runs nothing
+    assert first.headers["Content-Security-Policy"] == "sandbox; default-src 'none'"
+    assert first.headers["X-Content-Type-Options"] == "nosniff"
     assert first.data == (PROCESSES / "service_request.bpmn").read_bytes()
     assert NEW_NAME.encode() in owner.get("/editor/service_request/download").data
 
