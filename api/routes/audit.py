@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, stream_with_context
-from flask_smorest import Blueprint
 
 from ..export import export_response
 from ..extensions import services
+from ..parsing import Blueprint
 from ..queries import audit_page, audit_stream, audit_verify
 from ..schemas.audit import AuditExportArgs, AuditListArgs, AuditPageSchema, VerifySchema
 from ..security import current_actor

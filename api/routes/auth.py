@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from ..extensions import services
+from ..parsing import Blueprint
 from ..schemas.auth import (
     CredentialsSchema,
     CsrfSchema,

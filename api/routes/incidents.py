@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from ..extensions import services
+from ..parsing import Blueprint
 from ..schemas.incidents import IncidentListArgs, IncidentPageSchema, IncidentSchema, ResolveSchema
 from ..security import current_actor
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from ..extensions import services
+from ..parsing import Blueprint
 from ..schemas.instances import InstanceListArgs, InstancePageSchema, InstanceSchema, StartInstanceSchema
 from ..security import current_actor, current_language
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from ..extensions import services
+from ..parsing import Blueprint
 from ..schemas.messages import MessageHeaders, MessageResultSchema, MessageSchema
 from ..security import current_actor
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from ..extensions import services
+from ..parsing import Blueprint
 from ..schemas.common import PagingArgs
 from ..schemas.notifications import NotificationPageSchema
 from ..security import current_actor

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from ..extensions import services
+from ..parsing import Blueprint
 from ..queries import assign_task, task_detail
 from ..schemas.instances import InstanceSchema
 from ..schemas.tasks import AssignSchema, CompleteSchema, TaskDetailSchema, TaskListArgs, TaskPageSchema, TaskSchema

@@ -25,6 +25,17 @@ def test_malformed_json_is_400(api: Client) -> None:
     assert_problem(response, 400, "malformed-request")
 
 
+def test_json_that_python_reads_but_json_does_not_allow_is_400_and_starts_nothing(approval: Client) -> None:
+    url = "/api/process-definitions/approval/instances"
+    for body in (b'{"data": {"title": "New laptop", "amount": NaN}}', b'{"data": {"amount": -Infinity}}',
+                 b'{"data": {"title": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}"):
+        assert_problem(approval.post(url, "alice", data=body, content_type="application/json"), 400)
+    assert approval.get("/api/process-instances", "alice").json["total"] == 0
+    started = approval.post(url, "alice", data=b'{"data": {"title": "New laptop", "amount": 1.5e3}}',
+                            content_type="application/json")
+    assert started.status_code == 201 and started.json["data"]["amount"] == 1500
+
+
 def test_schema_violations_are_422_with_field_errors(api: Client) -> None:
     body = assert_problem(api.post("/api/process-definitions/approval/instances", "alice",
                                    json={"data": "not an object"}), 422, "validation-failed")
