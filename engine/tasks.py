@@ -54,7 +54,9 @@ class TaskService:
         with self.db.reading() as session:
             task = read_task(self.db.fast, session, task_id)
             row = read_case(self.db.fast, session, task.instance_id)
-            if not (is_candidate(task, actor) or task.assignee == actor.username):
+            # Offered to the actor and still open: theirs to work on. Once closed, a task shows its case only to
+            # those who may see the case itself (being offered a task once is no lasting right to the case).
+            if not (task.state in OPEN_STATES and (is_candidate(task, actor) or task.assignee == actor.username)):
                 check_can_see_case(session, row, actor)
             return task_view(task), self.instances.view_of(session, row)
 

@@ -110,3 +110,14 @@ def test_a_failing_expression_is_422_with_its_element_and_leaves_the_task_open(a
                           422, "script-error")
     assert body["element_id"] == "publish" and "publish_by" in body["detail"]
     assert approval.get(f"/api/tasks/{task_id}", "bob").json["state"] == "open"
+
+
+def test_a_closed_task_shows_its_case_only_to_those_who_may_see_the_case(approval: Client) -> None:
+    case = start_case(approval, publish_by="2030-01-02T03:04:05Z")
+    review = case["open_tasks"][0]["id"]
+    assert approval.get(f"/api/tasks/{review}", "carol").status_code == 200  # offered to her group while open
+    after = approval.post(f"/api/tasks/{review}/complete", "bob", json={"data": {"decision": "approve"}}).json
+    approval.post(f"/api/tasks/{after['open_tasks'][0]['id']}/complete", "alice", json={"data": {"published": True}})
+    assert_problem(approval.get(f"/api/process-instances/{case['id']}", "carol"), 403)
+    assert_problem(approval.get(f"/api/tasks/{review}", "carol"), 403)  # not a lasting way into the case
+    assert approval.get(f"/api/tasks/{review}", "bob").json["state"] == "completed"  # who did it still sees it
