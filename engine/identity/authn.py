@@ -6,7 +6,7 @@ import logging
 import math
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from engine.audit import AuditLog
@@ -38,19 +38,30 @@ class Authenticator:
         assert kind in KINDS
         address = (address or "unknown")[:64]
         now = utcnow()
+        self._count_attempt(username, address, now)
         with self.db.reading() as session:
-            retry_after = self._retry_after(session, username, address, now)
-            user = find_user(session, username) if retry_after is None else None
+            user = find_user(session, username)
             stored = user.password_hash if user is not None else None
-        if retry_after is not None:
-            self._record_failure(username, address, "throttled", count=False)
-            raise LoginThrottled(f"too many failed sign-ins; try again in {retry_after} seconds", retry_after)
         ok = self.passwords.verify(stored, password)  # outside any transaction: argon2 is slow on purpose
         if not ok or user is None or not user.active:
             self._record_failure(username, address, "inactive" if ok else "bad_credentials")
             raise AuthenticationFailed(BAD_CREDENTIALS)
         rehash = self.passwords.hash(password) if stored and self.passwords.needs_rehash(stored) else None
         return self._issue(user.id, username, kind, now, rehash)
+
+    def _count_attempt(self, username: str, address: str, now: datetime) -> None:
+        """Check the limits and count this attempt as a failure, in one serialized transaction, before the
+        password is checked: sign-ins sent in parallel cannot all pass the check before any of them is counted.
+        A sign-in that succeeds takes the count back (`_issue` clears the user's failures). Raises LoginThrottled."""
+        with self.db.transaction() as session:
+            if not self.db.is_sqlite:  # SQLite's write transactions are serialized already
+                session.execute(text("LOCK TABLE login_failure IN SHARE ROW EXCLUSIVE MODE"))
+            retry_after = self._retry_after(session, username, address, now)
+            if retry_after is None:
+                session.add(LoginFailure(username=username[:200], address=address, occurred_at=now))
+        if retry_after is not None:
+            self._record_failure(username, address, "throttled")
+            raise LoginThrottled(f"too many failed sign-ins; try again in {retry_after} seconds", retry_after)
 
     def _issue(self, user_id: int, username: str, kind: str, now: datetime, rehash: str | None) -> IssuedToken:
         token = new_token()
@@ -94,11 +105,10 @@ class Authenticator:
                 waits.append(max(1, math.ceil((edge + window - now).total_seconds())))
         return max(waits) if waits else None
 
-    def _record_failure(self, username: str, address: str, reason: str, *, count: bool = True) -> None:
+    def _record_failure(self, username: str, address: str, reason: str) -> None:
+        """Log and audit a refused sign-in (it was counted before the password was checked)."""
         log.info("sign-in refused (%s) for %r from %s", reason, username, address)
         with self.db.transaction() as session:
-            if count:
-                session.add(LoginFailure(username=username[:200], address=address, occurred_at=utcnow()))
             self.audit.record(
                 session,
                 AuditType.LOGIN_FAILED,

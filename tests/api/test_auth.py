@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import Counter
 from pathlib import Path
 
 from flask import Flask
@@ -160,3 +163,25 @@ def test_every_documented_operation_except_sign_in_answers_401_without_credentia
             assert_problem(api.request(method.upper(), concrete), 401, "unauthenticated")
             checked += 1
     assert checked >= 28
+
+
+def test_sign_ins_sent_in_parallel_cannot_outrun_the_failure_limit(app: Flask, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Each attempt is counted before its password is checked (which is slow on purpose), so twenty wrong
+    passwords sent at once get the limit's three answers and nineteen... refusals, not twenty checks."""
+    passwords = identity_of(app).passwords
+    check = passwords.verify
+    monkeypatch.setattr(passwords, "verify", lambda stored, password: (time.sleep(0.05), check(stored, password))[1])
+    barrier = threading.Barrier(20)
+    answers: Counter[int] = Counter()
+
+    def guess(n: int) -> None:
+        client = app.test_client()
+        barrier.wait()
+        answers[client.post("/api/auth/tokens", json={"username": "bob", "password": f"wrong{n}"}).status_code] += 1
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == Counter({401: 3, 429: 17})  # login_max_failures=3 in the test settings
