@@ -104,7 +104,12 @@ class InstanceService:
             if remember is not None:
                 remember(session, MessageResult(row.id, True, row.state))
 
-        return self._create(key, actor, business_key, lambda compiled: {}, before_save=deliver, after_save=receipt)
+        def may_start(compiled: CompiledProcess) -> dict[str, Any]:
+            # who may start a process, may start it by message too (and nobody else)
+            check_can_start(key, compiled.starter_groups, compiled.starter_users, actor)
+            return {}
+
+        return self._create(key, actor, business_key, may_start, before_save=deliver, after_save=receipt)
 
     def start_on_timer(self, key: str, actor: Actor,
                        before_save: Callable[[Session, CaseRecord, LiveCase], None]) -> InstanceView:

@@ -161,7 +161,9 @@ class Directory:
         password: str | None = None,
         language: str | None = None,
     ) -> UserView:
-        """Change a user (admins). Deactivating revokes their tokens. Raises NotFound, ValidationFailed."""
+        """Change a user (admins). Deactivating or a new password revokes their tokens and sessions.
+
+        Raises NotFound, ValidationFailed."""
         _require_admin(actor, "changing users")
         if password is not None and password_problems(password):
             raise ValidationFailed("the password is too weak", {"password": password_problems(password)})
@@ -189,7 +191,7 @@ class Directory:
             if hashed is not None:
                 user.password_hash = hashed
                 changes["password_changed"] = True
-            if active is False:
+            if active is False or hashed is not None:  # a new password also ends what the old one opened
                 self.revoke_all(session, user.id, actor.username)  # type: ignore[attr-defined]
             user.updated_at = utcnow()
             self.audit.record(

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import Client, assert_problem, upload
+from tests.conftest import fixture_files
 
 
 @pytest.fixture
@@ -56,3 +57,18 @@ def test_a_message_start_event_starts_a_case(shop: Client) -> None:
     assert response.status_code == 202 and response.json["started"] is True
     case = shop.get(f"/api/process-instances/{response.json['instance_id']}", "adam").json
     assert case["key"] == "opened_by_message" and case["data"]["ticket_opened"] == {"summary": "printer"}
+
+
+def test_a_message_starts_a_case_only_for_those_who_may_start_the_process(api: Client) -> None:
+    xml = fixture_files("messages.bpmn")["messages.bpmn"].replace(
+        b'<bpmn:process id="opened_by_message" name="Opened by message" isExecutable="true">',
+        b'<bpmn:process id="opened_by_message" name="Opened by message" isExecutable="true" '
+        b'camunda:candidateStarterGroups="workers">')
+    deployed = api.post("/api/process-definitions", "olivia", data=upload(content={"messages.bpmn": xml}),
+                        content_type="multipart/form-data")
+    assert deployed.status_code == 201, deployed.json
+    message = {"name": "ticket_opened", "data": {"summary": "printer"}}
+    body = assert_problem(api.post("/api/messages", "alice", json=message), 403)  # alice: requesters only
+    assert body["reason"] == "start_not_allowed"
+    assert api.get("/api/process-instances", "adam").json["total"] == 0
+    assert api.post("/api/messages", "dave", json=message).status_code == 202  # dave: workers

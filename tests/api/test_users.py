@@ -51,3 +51,12 @@ def test_groups_are_listed_with_member_counts(api: Client) -> None:
     groups = {g["key"]: g for g in api.get("/api/groups", "alice").json}
     assert set(groups) == {"requesters", "reviewers", "workers"}
     assert groups["reviewers"]["members"] == 2 and groups["reviewers"]["name"]["en"] == "Reviewers"
+
+
+def test_a_new_password_ends_the_sessions_and_tokens_the_old_one_opened(api: Client) -> None:
+    old = api.post("/api/auth/tokens", json={"username": "dave", "password": PASSWORD}).json["token"]
+    assert api.client.get("/api/me", headers={"Authorization": f"Bearer {old}"}).status_code == 200
+    assert api.patch("/api/users/dave", "adam", json={"password": "a-new-long-password"}).status_code == 200
+    assert_problem(api.client.get("/api/me", headers={"Authorization": f"Bearer {old}"}), 401)
+    assert_problem(api.post("/api/auth/tokens", json={"username": "dave", "password": PASSWORD}), 401)
+    assert api.post("/api/auth/tokens", json={"username": "dave", "password": "a-new-long-password"}).status_code == 201
