@@ -9,6 +9,7 @@ process-level conditions, so this class is itself safe to call.
 
 from __future__ import annotations
 
+import copy
 import decimal
 import traceback
 from collections.abc import Mapping
@@ -28,10 +29,21 @@ _RESERVED = frozenset({"__builtins__", "_tick_"})
 _DECIMAL_CONTEXT = decimal_context()
 
 
+_CONTAINERS = (dict, list, set)
+
+
 def _visible(data: Mapping[str, Any]) -> dict[str, Any]:
-    # Names starting with "_" can't be written in a script; keeping them out also stops
-    # task data from shadowing the guards ("_getattr_") or "__builtins__".
-    return {k: v for k, v in data.items() if isinstance(k, str) and not k.startswith("_")}
+    """The names code sees: its own copy of every container value.
+
+    SpiffWorkflow hands a task's data on to the next tasks one level deep, so a nested dict or list is the
+    same object in several tasks, some of them already stored. Code changing it in place (`order["lines"]
+    .append(...)`) would change them all in memory but not in their stored rows: a case would then behave
+    differently once restored. With a copy, a script's change lands in its own task's data only.
+
+    Names starting with "_" can't be written in a script; keeping them out also stops task data from
+    shadowing the guards ("_getattr_") or "__builtins__"."""
+    return {k: copy.deepcopy(v) if isinstance(v, _CONTAINERS) else v
+            for k, v in data.items() if isinstance(k, str) and not k.startswith("_")}
 
 
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
