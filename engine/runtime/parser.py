@@ -34,6 +34,10 @@ UNSUPPORTED_ELEMENTS: dict[str, str] = {
     "compensateEventDefinition": "compensation events are not supported by the engine",
     "linkEventDefinition": "link events are not supported by the engine; connect the flows directly",
     "adHocSubProcess": "ad-hoc subprocesses are not supported by the engine",
+    # SpiffWorkflow runs it, but a case waiting there would get neither its timer job nor its message
+    # subscription here, so it would wait for ever.
+    "eventBasedGateway": "event-based gateways are not supported by the engine; wait with a receive task or "
+                         "an intermediate event, and a boundary timer for the deadline",
 }
 
 

@@ -124,6 +124,7 @@ UNSUPPORTED = [
      "</bpmn:intermediateThrowEvent>", "go_to", "link event"),
     ("adHocSubProcess", '    <bpmn:adHocSubProcess id="adhoc"><bpmn:task id="inner"/></bpmn:adHocSubProcess>',
      "adhoc", "ad-hoc"),
+    ("eventBasedGateway", '    <bpmn:eventBasedGateway id="which_first"/>', "which_first", "event-based gateway"),
 ]
 
 
