@@ -67,10 +67,11 @@ class IncidentService:
             row = _locked(session, incident_id)
             if row.state != "open":
                 raise Conflict(f"incident {incident_id} is already {row.state}")
+            requeue = "UPDATE job SET attempts = 0, locked_by = NULL, locked_until = NULL, last_error = NULL "
+            requeue += ("WHERE task_id = :task_id AND instance_id IS NULL" if row.instance_id is None  # a start's
+                        else "WHERE task_id = :task_id AND instance_id = :instance_id")  # job has no case yet
             requeued = self.db.fast.execute(
-                session, "UPDATE job SET attempts = 0, locked_by = NULL, locked_until = NULL, last_error = NULL "
-                "WHERE task_id = :task_id AND instance_id = :instance_id",
-                {"task_id": row.task_id, "instance_id": row.instance_id},
+                session, requeue, {"task_id": row.task_id, "instance_id": row.instance_id}
             ) if row.task_id else 0
             if not requeued:
                 raise Conflict(f"incident {incident_id} has no background job to retry: it came from a person's "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -59,6 +60,10 @@ def record_new_tasks(
             definition_id=row.definition_id,
             process_key=row.process_key,
         )
+
+
+# How long a due timer of a suspended case waits before the worker looks at it again (resuming wakes it).
+SUSPENDED_RECHECK = timedelta(minutes=5)
 
 
 class InstanceService:
@@ -164,7 +169,8 @@ class InstanceService:
             self.store.committed(live)
             return view
         except (ScriptError, EngineError) as exc:
-            self.steps.record_incident(exc, actor=actor.username, process_key=key, definition_id=definition_id)
+            if not on_timer:  # a scheduled start is a job: it records one incident, after its last try
+                self.steps.record_incident(exc, actor=actor.username, process_key=key, definition_id=definition_id)
             raise
 
     def cancel(self, instance_id: str, actor: Actor) -> InstanceView:
@@ -216,6 +222,12 @@ class InstanceService:
             else:
                 has_open = bool(instance_view(self.db.fast, session, row, 0).open_tasks)
                 row.state = InstanceState.RUNNING if has_open else InstanceState.WAITING
+                # timers that came due while it was suspended were held back (engine.jobs): due again now
+                # (not those parked after failing: they wait for an admin's retry)
+                self.db.fast.execute(
+                    session, "UPDATE job SET locked_until = NULL WHERE instance_id = :id AND kind = 'timer' "
+                    "AND locked_by IS NULL AND locked_until <= :held", {"id": instance_id, "held": self.db.fast.ts(
+                        utcnow() + SUSPENDED_RECHECK)})
             row.updated_at = utcnow()
             write_case(self.db.fast, session, row)
             self.audit.record(

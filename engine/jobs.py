@@ -20,16 +20,20 @@ from .audit import AuditLog
 from .db.session import Database
 from .db.types import utcnow
 from .errors import Conflict, EngineError, NotFound, PermissionDenied, ScriptError
-from .instances import InstanceService, record_new_tasks
+from .instances import SUSPENDED_RECHECK, InstanceService, record_new_tasks
 from .notifications import Mailer, Notice, write_notices
 from .runtime.workflow import FiredTimer
 from .schedule import next_occurrence
 from .steps import StepContext, StepRunner
-from .views import Actor, AuditType, Role
+from .views import Actor, AuditType, InstanceState, Role
 
 log = logging.getLogger(__name__)
 SYSTEM = "system"
 SYSTEM_ACTOR = Actor.system()
+
+
+class _Suspended(Exception):
+    """The job's case is suspended: nothing fires until it is resumed."""
 
 
 @dataclass(frozen=True)
@@ -79,13 +83,27 @@ class JobRunner:
                            fast.load_ts(r["due_at"]) or now, fast.load_json(r["payload"])) for r in rows]
 
     def run_job(self, job: ClaimedJob, worker: str) -> int:
-        """Fire what is due on the job's case, or start a scheduled case; how many timers fired."""
+        """Fire what is due on the job's case, or start a scheduled case; how many timers fired.
+
+        An error nobody foresaw fails the job like any other failure (retried, then parked with an incident):
+        it must not end the worker, which would stop every timer of every case."""
+        try:
+            return self._run_job(job, worker)
+        except Exception as exc:
+            log.exception("job %s for case %s failed unexpectedly", job.id, job.instance_id,
+                          extra={"instance_id": job.instance_id})
+            self._failed(job, exc)
+            return 0
+
+    def _run_job(self, job: ClaimedJob, worker: str) -> int:
         if job.kind == "start":
             return self._start_scheduled(job, worker)
         assert job.instance_id is not None
         def action(ctx: StepContext) -> int:
             if job.task_id not in ctx.live.timer_jobs:
                 return 0  # fired or cancelled meanwhile
+            if ctx.row.state == InstanceState.SUSPENDED:
+                raise _Suspended  # a suspended case takes no step, a timer's neither
             fired = self.steps.store.runtime.fire_due_timers(ctx.live.workflow)
             outcome = self.steps.store.inspect(ctx.live, ctx.now)
             for timer in fired:
@@ -101,6 +119,9 @@ class JobRunner:
             fired = self.steps.run(job.instance_id, SYSTEM, action, record_incidents=False)
         except NotFound:
             return 0  # the case is gone; its jobs went with it
+        except _Suspended:
+            self._hold(job)
+            return 0
         except (ScriptError, EngineError, SQLAlchemyError) as exc:
             self._failed(job, exc)
             return 0
@@ -181,12 +202,20 @@ class JobRunner:
             self.db.fast.execute(session, "UPDATE job SET locked_by = NULL, locked_until = NULL WHERE id = :id",
                                  {"id": job.id})
 
+    def _hold(self, job: ClaimedJob) -> None:
+        """Keep a suspended case's due timer for later, the try not counted (InstanceService.resume wakes it)."""
+        with self.db.transaction() as session:
+            self.db.fast.execute(
+                session, "UPDATE job SET locked_by = NULL, locked_until = :until, attempts = attempts - 1 "
+                "WHERE id = :id", {"id": job.id, "until": self.db.fast.ts(utcnow() + SUSPENDED_RECHECK)})
+
     def _failed(self, job: ClaimedJob, exc: BaseException) -> None:
         retry_at: datetime | None = None
         if job.attempts < self.max_attempts:
             retry_at = utcnow() + timedelta(seconds=self.backoff_seconds * 2 ** (job.attempts - 1))
         else:
-            self.steps.record_incident(exc, actor=SYSTEM, instance_id=job.instance_id, task_id=job.task_id)
+            self.steps.record_incident(exc, actor=SYSTEM, instance_id=job.instance_id, task_id=job.task_id,
+                                       process_key=job.task_id.removeprefix("start:") if job.kind == "start" else None)
             retry_at = utcnow() + timedelta(days=36500)  # parked until an admin retries
         with self.db.transaction() as session:
             self.db.fast.execute(

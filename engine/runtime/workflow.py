@@ -396,7 +396,11 @@ class WorkflowRuntime:
                 ) from exc
             if isinstance(exc, WorkflowException | SpiffWorkflowException):
                 raise EngineError(str(exc), element_id=self._element_of(exc)) from exc
-            return False
+            # Anything else SpiffWorkflow raised (a bare Exception for a bad duration, an AttributeError from
+            # its own code) is a failure of this step too: rolled back and recorded as an incident, never a
+            # bare 500 or a dead worker.
+            raise EngineError(f"the engine could not run this step: {type(exc).__name__}: {exc}",
+                              element_id=self._element_of(exc)) from exc
 
         def _element_of(self, exc: Exception) -> str | None:
             spec = getattr(exc, "task_spec", None) or getattr(getattr(exc, "task", None), "task_spec", None)

@@ -74,3 +74,18 @@ def test_the_quarterly_drill_is_scheduled_about_three_months_ahead(make_engine) 
     (job,) = start_jobs(engine)
     assert job.task_id == "start:emergency_drill" and job.payload["cycles"] == -1
     assert timedelta(days=88) < job.due_at - datetime.now(UTC) < timedelta(days=93)
+
+
+def test_a_failing_scheduled_start_is_one_incident_and_an_admin_can_retry_it(make_engine) -> None:
+    engine = make_engine(job_max_attempts=1)
+    bpmn = fixture_files("scheduled.bpmn")["scheduled.bpmn"].decode().replace(
+        'camunda:candidateGroups="workers"', 'camunda:assignee="${nobody_defined}"')
+    engine.definitions.deploy({"scheduled.bpmn": bpmn.encode()}, OWNER)
+    time.sleep(1.1)
+    assert engine.jobs.run_due("w") == 0  # the start fails on its only try
+    (incident,) = engine.incidents.list(ADMIN).items  # one, not one per try plus one for the job
+    assert incident.process_key == "scheduled" and incident.instance_id is None
+    assert engine.incidents.retry(incident.id, ADMIN).state == "retried"
+    with engine.db.reading() as session:
+        attempts, locked_until = session.execute(select(Job.attempts, Job.locked_until)).one()
+    assert attempts == 0 and locked_until is None  # queued again, no longer parked

@@ -154,3 +154,33 @@ def test_an_intermediate_timer_event_fires(make_engine, any_db_url: str) -> None
     assert case.state == InstanceState.WAITING and case.active_element_ids == ["pause"]
     run_until(engine, lambda: open_elements(engine, case.id) == ["handle"])
     assert engine.instances.get(case.id, ADMIN).state == InstanceState.RUNNING
+
+
+def test_a_suspended_case_holds_its_due_timers_and_resuming_fires_them(engine: Engine) -> None:
+    engine.definitions.deploy(fixture_files("sla_timers.bpmn"), OWNER)
+    case = engine.instances.start("sla_timers", {}, DAVE)
+    engine.instances.suspend(case.id, ADMIN)
+    time.sleep(2.2)  # both the warning (PT1S) and the breach (PT2S) are due
+    assert engine.jobs.run_due("w") + engine.jobs.run_due("w") == 0  # held, not fired
+    held = engine.instances.get(case.id, ADMIN)
+    assert held.state == InstanceState.SUSPENDED and [t.element_id for t in held.open_tasks] == ["handle"]
+    with engine.db.reading() as session:
+        assert session.execute(select(func.max(Job.attempts))).scalar_one() == 0  # holding is no failed try
+    engine.instances.resume(case.id, ADMIN)
+    assert engine.jobs.run_due("w") >= 1  # due at once, not after the recheck delay
+    assert "handle" not in [t.element_id for t in engine.instances.get(case.id, ADMIN).open_tasks]
+
+
+def test_a_timer_does_not_end_a_suspended_case(engine: Engine) -> None:
+    bpmn = fixture_files("slow_after_timer.bpmn")["slow_after_timer.bpmn"].decode().replace(
+        '<bpmn:sequenceFlow id="f2" sourceRef="pause" targetRef="crunch"/>',
+        '<bpmn:sequenceFlow id="f2" sourceRef="pause" targetRef="end"/>')
+    engine.definitions.deploy({"slow_after_timer.bpmn": bpmn.encode()}, OWNER)
+    case = engine.instances.start("slow_after_timer", {"rounds": 1}, DAVE)
+    engine.instances.suspend(case.id, ADMIN)
+    time.sleep(1.2)
+    engine.jobs.run_due("w")
+    assert engine.instances.get(case.id, ADMIN).state == InstanceState.SUSPENDED
+    engine.instances.resume(case.id, ADMIN)
+    engine.jobs.run_due("w")
+    assert engine.instances.get(case.id, ADMIN).state == InstanceState.COMPLETED
