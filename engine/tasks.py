@@ -76,12 +76,12 @@ class TaskService:
         """Take an offered task. Raises NotFound, Conflict (taken or closed), PermissionDenied."""
         with self.db.transaction() as session:
             task = read_task(self.db.fast, session, task_id, lock=True)
+            check_can_claim(task, actor)  # first: who may not claim it learns nothing of its state or assignee
             if task.state not in OPEN_STATES:
                 raise task_not_open(task)
             if task.assignee and task.assignee != actor.username:
                 raise Conflict(f"task '{task.name}' is already claimed by {task.assignee}",
                                reason="task_claimed_by_other", params={"name": task.name, "assignee": task.assignee})
-            check_can_claim(task, actor)
             if task.assignee != actor.username:
                 write_task(
                     self.db.fast,

@@ -51,6 +51,8 @@ def test_claim_unclaim_assign(approval: Client) -> None:
     assert claimed.status_code == 200 and claimed.json["assignee"] == "bob" and claimed.json["state"] == "claimed"
     body = assert_problem(approval.post(f"/api/tasks/{task_id}/claim", "carol"), 409, "conflict")
     assert "bob" in body["detail"]
+    outsider = assert_problem(approval.post(f"/api/tasks/{task_id}/claim", "dave"), 403)  # not a candidate:
+    assert "bob" not in outsider["detail"] and outsider["reason"] == "task_not_offered"  # learns nothing
     # the refusal as a code and its values, for a client's own wording
     assert body["reason"] == "task_claimed_by_other" and body["params"]["assignee"] == "bob"
     assert body["params"]["name"]
