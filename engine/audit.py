@@ -222,27 +222,37 @@ class AuditLog:
         )
 
     def verify(self, session: Session, batch: int = 2000) -> VerifyResult:
-        """Walk the whole chain; report the first event that was altered, inserted or deleted."""
-        head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
+        """Walk the whole chain; report the first event that was altered, inserted or deleted.
+
+        The chain is walked to its end, then the head read: events and head are written in one transaction,
+        so events appended meanwhile (PostgreSQL reads what others committed since) come with a newer head,
+        and the walk goes on to it; an event beyond the head is one the head does not know of."""
         expected_prev, expected_id, checked = GENESIS, 1, 0
-        for event in self._walk(session, batch):
-            if event.id != expected_id:
-                return VerifyResult(False, checked, expected_id, f"event {expected_id} is missing")
-            if event.prev_hash != expected_prev:
-                return VerifyResult(False, checked, event.id, "does not follow the previous event (link broken)")
-            if not hmac.compare_digest(self.digest(event), event.hash):
-                return VerifyResult(False, checked, event.id, "content does not match its hash (altered)")
-            expected_prev, expected_id = event.hash, event.id + 1
-            checked += 1
-        if checked != head.count or expected_prev != head.last_hash:
+        while True:
+            walked = checked
+            for event in self._walk(session, batch, after=expected_id - 1):
+                if event.id != expected_id:
+                    return VerifyResult(False, checked, expected_id, f"event {expected_id} is missing")
+                if event.prev_hash != expected_prev:
+                    return VerifyResult(False, checked, event.id, "does not follow the previous event (link broken)")
+                if not hmac.compare_digest(self.digest(event), event.hash):
+                    return VerifyResult(False, checked, event.id, "content does not match its hash (altered)")
+                expected_prev, expected_id = event.hash, event.id + 1
+                checked += 1
+            last_id, last_hash, count = session.execute(
+                select(AuditHead.last_event_id, AuditHead.last_hash, AuditHead.count).where(AuditHead.id == 1)
+            ).one()
+            if last_id <= expected_id - 1 or checked == walked:
+                break  # walked all the head knows of (or nothing more is there: events are missing at the end)
+        if checked != count or expected_prev != last_hash:
             return VerifyResult(
-                False, checked, expected_id, f"the trail ends after {checked} events but {head.count} were written"
+                False, checked, expected_id, f"the trail ends after {checked} events but {count} were written"
             )
         return VerifyResult(True, checked)
 
     @staticmethod
-    def _walk(session: Session, batch: int) -> Iterator[AuditEvent]:
-        last = 0
+    def _walk(session: Session, batch: int, after: int = 0) -> Iterator[AuditEvent]:
+        last = after
         while True:
             rows = list(
                 session.execute(

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import insert, text
 from sqlalchemy.exc import DBAPIError
 
-from engine.audit import GENESIS
+from engine.audit import GENESIS, AuditLog
 from engine.core import Engine
 from engine.db.models import AuditEvent
 from engine.errors import PermissionDenied, ScriptError
@@ -119,6 +119,36 @@ def test_verify_finds_the_last_event_deleted(any_db_url: str, make_engine) -> No
     tamper(engine, "DELETE FROM audit_event WHERE id > 3")  # a larger truncation
     result = engine.verify_audit()
     assert (result.ok, result.first_bad_event, result.checked) == (False, 4, 3)
+
+
+def test_verify_finds_an_event_appended_behind_the_heads_back(any_db_url: str, make_engine) -> None:
+    engine = make_engine(any_db_url, verify_state_writes=False)
+    events = busy_trail(engine)
+    last = events[-1]
+    forged = AuditEvent(id=last.id + 1, occurred_at=datetime.now(UTC), type="task_completed", actor="mallory",
+                        data="{}", prev_hash=last.hash, hash="0" * 64)
+    with engine.db.transaction() as session:  # appended without moving the head
+        session.add(forged)
+    result = engine.verify_audit()
+    assert not result.ok and result.first_bad_event == last.id + 1
+
+
+def test_events_appended_while_verify_walks_are_no_false_alarm(any_db_url: str, make_engine, monkeypatch) -> None:
+    engine = make_engine(any_db_url, verify_state_writes=False)
+    busy_trail(engine)
+    walk = AuditLog._walk
+    appended: list[int] = []
+
+    def walk_while_others_write(*args, **kwargs):  # type: ignore[no-untyped-def]
+        for event in walk(*args, **kwargs):
+            yield event
+            if not appended:  # another user acts (and commits) while the check is under way
+                appended.append(event.id)
+                engine.instances.start("loop", {"limit": 2}, DAVE)
+
+    monkeypatch.setattr(AuditLog, "_walk", staticmethod(walk_while_others_write))
+    result = engine.verify_audit()
+    assert appended and result.ok, result.reason
 
 
 def test_verify_reports_the_first_of_several_changes(any_db_url: str, make_engine) -> None:
