@@ -133,9 +133,9 @@ class TaskService:
         located: list[Any] = []
 
         def action(ctx: StepContext) -> InstanceView:
-            # SQLite serializes write transactions, so the row read before the case lock is current;
-            # on PostgreSQL it must be read again under the lock.
-            task = located[0] if self.db.is_sqlite else read_task(self.db.fast, ctx.session, task_id)
+            # SQLite serializes write transactions, so the row read before the case lock is current; on
+            # PostgreSQL it is read again and locked (a claim in flight locks only the task row: wait for it).
+            task = located[0] if self.db.is_sqlite else read_task(self.db.fast, ctx.session, task_id, lock=True)
             if task.state not in OPEN_STATES:
                 raise task_not_open(task)
             if ctx.row.state == InstanceState.SUSPENDED:

@@ -85,7 +85,7 @@ def _task_page(task_id: str, *, errors: dict[str, list[str]] | None = None, post
         "inbox/task.html", task=task, schema=schema, fields=fields_of(schema, instance.data, errors, raw=posted),
         context=context, all_data=labelled(instance.data, engine.forms, lang), errors=errors or {},
         problem=problem, instance=instance, active_area="inbox", open_states=(TaskState.OPEN, TaskState.CLAIMED),
-        kept=posted is not None)
+        kept=posted is not None, definition=engine.definitions.get(task.key, instance.version))
     return Response(body, status=status, mimetype="text/html")
 
 

@@ -92,3 +92,39 @@ def test_a_step_waits_for_the_case_row_lock(pg_url: str, make_engine) -> None:
     finally:
         holder.dispose()
         probe.dispose()
+
+
+def test_a_completion_racing_a_claim_sees_the_claim(pg_url: str, make_engine) -> None:
+    """Carol's claim is in flight (its row written, not yet committed) when Dave completes the task: the
+    completion waits for it and is then refused, instead of completing over her claim from a stale read."""
+    engine = make_engine(pg_url, verify_state_writes=False)
+    ((instance_id, task_id),) = prepare_race(engine, 1)
+    holder = create_engine(pg_url)
+    probe = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    outcome: list[object] = []
+
+    def complete() -> None:
+        try:
+            outcome.append(engine.tasks.complete(task_id, {}, DAVE))
+        except Exception as exc:
+            outcome.append(exc)
+
+    try:
+        with holder.connect() as conn:
+            trans = conn.begin()
+            conn.execute(text("UPDATE human_task SET assignee = 'carol', state = 'claimed' WHERE id = :id"),
+                         {"id": task_id})
+            step = threading.Thread(target=complete)
+            step.start()
+            deadline = time.monotonic() + 20
+            while not _waiting_on_a_lock(probe, "human_task") and step.is_alive() and time.monotonic() < deadline:
+                step.join(timeout=0.05)
+            trans.commit()
+        step.join(timeout=30)
+        (result,) = outcome
+        assert type(result).__name__ == "PermissionDenied" and "assigned to carol" in str(result)
+        task, _ = engine.tasks.get(task_id, ADMIN)
+        assert (task.state, task.assignee) == ("claimed", "carol")
+    finally:
+        holder.dispose()
+        probe.dispose()

@@ -183,6 +183,8 @@ def test_the_task_page_renders_the_form_in_the_users_language_with_the_case_data
     engineer.post("/language", {"language": "zh"})
     page = html(engineer.get(f"/tasks/{task.id}"))
     assert "问题类型" in page and "— 请选择 —" in page and 'class="required-mark"' in page
+    assert "<dd>服务请求处理 · v1</dd>" in page  # the procedure by its name, in the page's language
+    assert "服务请求处理 v1" in html(engineer.get(f"/cases/{case.id}"))
     assert '<option value="software" >软件</option>' in page or ">软件</option>" in page
     assert "青岛某银行" in page and "邮件系统无法发信" in page  # the case's data, read-only
     assert 'data-xml-url="/api/process-definitions/service_request/xml?version=' in page
