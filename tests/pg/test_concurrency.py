@@ -98,7 +98,7 @@ def test_a_completion_racing_a_claim_sees_the_claim(pg_url: str, make_engine) ->
     """Carol's claim is in flight (its row written, not yet committed) when Dave completes the task: the
     completion waits for it and is then refused, instead of completing over her claim from a stale read."""
     engine = make_engine(pg_url, verify_state_writes=False)
-    ((instance_id, task_id),) = prepare_race(engine, 1)
+    ((_case_id, task_id),) = prepare_race(engine, 1)
     holder = create_engine(pg_url)
     probe = create_engine(pg_url, isolation_level="AUTOCOMMIT")
     outcome: list[object] = []
