@@ -224,10 +224,10 @@ class InstanceService:
                 row.state = InstanceState.RUNNING if has_open else InstanceState.WAITING
                 # timers that came due while it was suspended were held back (engine.jobs): due again now
                 # (not those parked after failing: they wait for an admin's retry)
+                held_until = self.db.fast.ts(utcnow() + SUSPENDED_RECHECK)
                 self.db.fast.execute(
                     session, "UPDATE job SET locked_until = NULL WHERE instance_id = :id AND kind = 'timer' "
-                    "AND locked_by IS NULL AND locked_until <= :held", {"id": instance_id, "held": self.db.fast.ts(
-                        utcnow() + SUSPENDED_RECHECK)})
+                    "AND locked_by IS NULL AND locked_until <= :held", {"id": instance_id, "held": held_until})
             row.updated_at = utcnow()
             write_case(self.db.fast, session, row)
             self.audit.record(

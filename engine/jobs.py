@@ -46,6 +46,11 @@ class ClaimedJob:
     due_at: datetime
     payload: Any = None
 
+    @property
+    def process_key(self) -> str | None:
+        """The process a start job starts (its task id is "start:<key>"); None for a timer job."""
+        return self.task_id.removeprefix("start:") if self.kind == "start" else None
+
 
 class JobRunner:
     def __init__(self, db: Database, steps: StepRunner, audit: AuditLog, instances: InstanceService, *,
@@ -149,7 +154,8 @@ class JobRunner:
 
     def _start_scheduled(self, job: ClaimedJob, worker: str) -> int:
         """Start one scheduled case and move the schedule on, in one transaction (so it happens once)."""
-        key = job.task_id.removeprefix("start:")
+        key = job.process_key
+        assert key is not None
         fast = self.db.fast
 
         def advance_schedule(session: Any, row: Any, live: Any) -> None:
@@ -215,7 +221,7 @@ class JobRunner:
             retry_at = utcnow() + timedelta(seconds=self.backoff_seconds * 2 ** (job.attempts - 1))
         else:
             self.steps.record_incident(exc, actor=SYSTEM, instance_id=job.instance_id, task_id=job.task_id,
-                                       process_key=job.task_id.removeprefix("start:") if job.kind == "start" else None)
+                                       process_key=job.process_key)
             retry_at = utcnow() + timedelta(days=36500)  # parked until an admin retries
         with self.db.transaction() as session:
             self.db.fast.execute(

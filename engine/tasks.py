@@ -27,12 +27,12 @@ from .views import Actor, AuditType, InstanceState, InstanceView, Role, TaskStat
 OPEN_STATES = (TaskState.OPEN, TaskState.CLAIMED)
 
 
-
 def task_not_open(task: Any) -> Conflict:
     """The refusal for acting on a task that was completed or cancelled meanwhile."""
     by = f" by {task.completed_by}" if task.completed_by else ""
     return Conflict(f"task '{task.name}' is no longer open: it was {task.state}{by}", reason="task_not_open",
                     params={"name": task.name, "state": task.state, "by": task.completed_by})
+
 
 class TaskService:
     def __init__(
@@ -142,7 +142,8 @@ class TaskService:
                 raise Conflict("the case is suspended; its tasks cannot be completed until it is resumed",
                                reason="case_suspended")
             if ctx.row.state not in ACTIVE:
-                raise Conflict(f"the case is {ctx.row.state}", reason="case_not_active", params={"state": ctx.row.state})
+                raise Conflict(f"the case is {ctx.row.state}", reason="case_not_active",
+                               params={"state": ctx.row.state})
             check_can_complete(task, actor)
             violation = separation_of_duties_violation(ctx.session, task, ctx.row, actor)
             if violation:

@@ -16,11 +16,11 @@ from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from SpiffWorkflow.specs.MultiChoice import MultiChoice
 
 from engine.errors import ModelProblem
-from engine.sandbox.compiler import compile_sandboxed
+from engine.sandbox.compiler import Mode, compile_sandboxed
 from engine.sandbox.environment import refusal_error
 
 
-def _code_of(spec: Any) -> Iterator[tuple[str, str, str]]:
+def _code_of(spec: Any) -> Iterator[tuple[str, str, Mode]]:
     """(what, source, mode) of each piece of code a task spec runs."""
     if isinstance(spec, ScriptTask) and spec.script:
         yield "script", spec.script, "exec"
@@ -48,7 +48,7 @@ def code_problems(spec: Any, subprocess_specs: dict[str, Any]) -> list[ModelProb
         for task_spec in process.task_specs.values():
             element_id = getattr(task_spec, "bpmn_id", None) or task_spec.name
             for what, source, mode in _code_of(task_spec):
-                refused = refusal_error(compile_sandboxed(source, mode), element_id)  # type: ignore[arg-type]
+                refused = refusal_error(compile_sandboxed(source, mode), element_id)
                 if refused is None:
                     continue
                 where = f" (line {refused.line})" if refused.line and mode == "exec" else ""

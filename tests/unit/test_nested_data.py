@@ -12,10 +12,12 @@ from engine.views import Actor, Role
 from tests.conftest import OWNER
 
 W = Actor("wendy", groups=frozenset({"workers"}), roles=frozenset({Role.STAFF}))
-BPMN = '''<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
- xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="d" targetNamespace="http://opsflow.test">
-  <bpmn:process id="nested" isExecutable="true">
+HEAD = '''<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+ xmlns:camunda="http://camunda.org/schema/1.0/bpmn" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="d"
+ targetNamespace="http://opsflow.test">
+'''
+BPMN = HEAD + '''  <bpmn:process id="nested" isExecutable="true">
     <bpmn:startEvent id="start"/>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="u1"/>
     <bpmn:userTask id="u1" name="u1" camunda:candidateGroups="workers"/>
@@ -30,10 +32,7 @@ order["meta"]["checked"] = True</bpmn:script></bpmn:scriptTask>
 </bpmn:definitions>'''
 
 
-PAR = '''<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
- xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="d" targetNamespace="http://opsflow.test">
-  <bpmn:process id="par" isExecutable="true">
+PAR = HEAD + '''  <bpmn:process id="par" isExecutable="true">
     <bpmn:startEvent id="start"/>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="split"/>
     <bpmn:parallelGateway id="split"/>
@@ -47,7 +46,9 @@ PAR = '''<?xml version="1.0" encoding="UTF-8"?>
     <bpmn:userTask id="ub2" name="ub2" camunda:candidateGroups="workers"/>
     <bpmn:sequenceFlow id="ja" sourceRef="ua" targetRef="ga"/>
     <bpmn:exclusiveGateway id="ga" default="g_no"/>
-    <bpmn:sequenceFlow id="g_yes" sourceRef="ga" targetRef="saw_checked"><bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">order["meta"]["checked"]</bpmn:conditionExpression></bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="g_yes" sourceRef="ga" targetRef="saw_checked">
+      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">
+        order["meta"]["checked"]</bpmn:conditionExpression></bpmn:sequenceFlow>
     <bpmn:sequenceFlow id="g_no" sourceRef="ga" targetRef="saw_unchecked"/>
     <bpmn:userTask id="saw_checked" name="saw_checked" camunda:candidateGroups="workers"/>
     <bpmn:userTask id="saw_unchecked" name="saw_unchecked" camunda:candidateGroups="workers"/>
