@@ -7,7 +7,8 @@ import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, g, request, session
+from flask import Flask, Response, current_app, g, redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
 
 from engine.errors import AuthenticationFailed, OpsflowError, PermissionDenied
 from engine.forms import language_of
@@ -72,15 +73,27 @@ def end_session() -> None:
 
 
 def _is_public() -> bool:
-    if request.url_rule is None or request.blueprint == "api-docs":
-        return True  # unknown routes answer 404; the OpenAPI document and its page are public
+    if request.url_rule is None:
+        return True  # unknown routes answer 404
     view = current_app.view_functions.get(request.endpoint or "")
     return bool(getattr(view, "_opsflow_public", False))
 
 
-def _authenticate() -> None:
+# The interactive API page (flask-smorest's Swagger UI): a page, so a visitor without a session is sent to sign
+# in rather than shown a 401 document. The OpenAPI document itself needs credentials like every other call.
+_DOCS_PAGE = "api-docs.openapi_swagger_ui"
+
+
+def _authenticate() -> ResponseReturnValue | None:
     if not request.path.startswith("/api") or _is_public():
-        return
+        return None
+    if request.endpoint == _DOCS_PAGE and "Authorization" not in request.headers and not session.get(SESSION_TOKEN):
+        return redirect(url_for("web.auth.login", next=request.full_path.rstrip("?")))
+    _check_credentials()
+    return None
+
+
+def _check_credentials() -> None:
     identity = services().identity
     header = request.headers.get("Authorization")
     if header is not None:

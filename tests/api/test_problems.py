@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from api import create_app
-from tests.api.conftest import Client, assert_problem, cheap_passwords
+from tests.api.conftest import PASSWORD, Client, assert_problem, cheap_passwords
 
 
 def test_unknown_route_is_a_404_problem(api: Client) -> None:
@@ -81,8 +81,13 @@ def test_request_too_large_is_413(settings, engine) -> None:  # type: ignore[no-
     assert_problem(response, 413, "too-large")
 
 
-def test_openapi_document_and_docs_page_are_public(api: Client) -> None:
-    spec = api.get("/api/openapi.json")
+def test_the_openapi_document_and_docs_page_need_credentials_like_every_call(api: Client) -> None:
+    """API.md: anything but signing in needs credentials; the page sends a visitor to sign in first."""
+    assert_problem(api.get("/api/openapi.json"), 401, "unauthenticated")
+    refused = api.get("/api/docs")
+    assert refused.status_code == 302 and refused.headers["Location"].endswith("/login?next=/api/docs")
+
+    spec = api.get("/api/openapi.json", "alice")
     assert spec.status_code == 200
     document = spec.json
     for path in ["/api/auth/tokens", "/api/process-definitions", "/api/process-definitions/{key}/xml",
@@ -92,5 +97,12 @@ def test_openapi_document_and_docs_page_are_public(api: Client) -> None:
     assert "bearerAuth" in document["components"]["securitySchemes"]
     default = document["components"]["responses"]["DEFAULT_ERROR"]
     assert "application/problem+json" in default["content"]
-    docs = api.get("/api/docs")
+    docs = api.get("/api/docs", "alice")
     assert docs.status_code == 200 and b"swagger" in docs.data.lower()
+
+    signed_in = api.client.post("/api/auth/login", json={"username": "alice", "password": PASSWORD})
+    assert signed_in.status_code == 200
+    assert api.client.get("/api/docs").status_code == 200  # the page, and the document it loads, by cookie
+    assert api.client.get("/api/openapi.json").json["info"]["title"] == document["info"]["title"]
+
+
