@@ -13,6 +13,7 @@ from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from .audit import AuditLog
 from .cases import CaseStore
@@ -32,6 +33,11 @@ def _correlates(case_data: dict[str, Any], business_key: str | None, correlation
         if actual != value:
             return False
     return True
+
+
+class _Replayed(Exception):
+    """A delivery with the same Idempotency-Key committed first: found inside this one's transaction, which
+    is therefore rolled back (not an OpsflowError: nothing failed, so no incident is recorded)."""
 
 
 class MessageService:
@@ -54,18 +60,34 @@ class MessageService:
         if idempotency_key:
             earlier = self._receipt(idempotency_key)
             if earlier is not None:
-                if earlier.message_name != name:
-                    raise Conflict(f"Idempotency-Key {idempotency_key!r} was already used for message "
-                                   f"{earlier.message_name!r}")
-                return MessageResult(**earlier.result)
+                return self._replay(earlier, name, idempotency_key)
+        try:
+            return self._deliver_new(name, correlation, data, actor, idempotency_key)
+        except (_Replayed, NotFound, Conflict):
+            # Two deliveries with one key at the same moment: both saw no receipt; the one that committed
+            # first is the answer, and the other's effects were rolled back (or, when the first moved the
+            # case on, it found nothing waiting any more).
+            earlier = self._receipt(idempotency_key) if idempotency_key else None
+            if earlier is None:
+                raise
+            return self._replay(earlier, name, idempotency_key or "")
+
+    @staticmethod
+    def _replay(earlier: MessageReceipt, name: str, key: str) -> MessageResult:
+        if earlier.message_name != name:
+            raise Conflict(f"Idempotency-Key {key!r} was already used for message {earlier.message_name!r}")
+        return MessageResult(**earlier.result)
+
+    def _deliver_new(self, name: str, correlation: dict[str, Any], data: dict[str, Any], actor: Actor,
+                     key: str | None) -> MessageResult:
         waiting = self._waiting_cases(name, correlation)
         if len(waiting) > 1:
             raise Conflict(f"message {name!r} correlates with {len(waiting)} waiting cases; "
                            "add correlation values that single one out")
         if waiting:
             instance_id, task_id = waiting[0]
-            return self._deliver_to(instance_id, task_id, name, correlation, data, actor, idempotency_key)
-        return self._start_with(name, correlation, data, actor, idempotency_key)
+            return self._deliver_to(instance_id, task_id, name, correlation, data, actor, key)
+        return self._start_with(name, correlation, data, actor, key)
 
     def _receipt(self, key: str) -> MessageReceipt | None:
         with self.db.reading() as session:
@@ -82,14 +104,27 @@ class MessageService:
         return [(w["instance_id"], w["task_id"]) for w in waits
                 if _correlates(fast.load_json(w["data"]) or {}, w["business_key"], correlation)]
 
+    @staticmethod
+    def _unused(session: Any, key: str | None) -> None:
+        """Inside the delivery's transaction (after the case lock): has a delivery with this key committed?"""
+        if key and session.get(MessageReceipt, key) is not None:
+            raise _Replayed
+
     def _remember(self, session: Any, key: str | None, name: str, result: MessageResult, actor: Actor) -> None:
-        if key:
-            session.add(MessageReceipt(idempotency_key=key, message_name=name, instance_id=result.instance_id,
-                                       result=asdict(result), received_by=actor.username, received_at=utcnow()))
+        if not key:
+            return
+        self._unused(session, key)
+        session.add(MessageReceipt(idempotency_key=key, message_name=name, instance_id=result.instance_id,
+                                   result=asdict(result), received_by=actor.username, received_at=utcnow()))
+        try:
+            session.flush()  # on PostgreSQL this waits for a concurrent delivery with the key, then fails
+        except IntegrityError as exc:
+            raise _Replayed from exc
 
     def _deliver_to(self, instance_id: str, task_id: str, name: str, correlation: dict[str, Any],
                     data: dict[str, Any], actor: Actor, key: str | None) -> MessageResult:
         def action(ctx: StepContext) -> MessageResult:
+            self._unused(ctx.session, key)
             self.store.runtime.deliver_message(ctx.live.workflow, task_id, name, data)
             outcome = self.store.inspect(ctx.live, ctx.now)
             self.audit.record(ctx.session, AuditType.MESSAGE_RECEIVED, actor=actor.username, instance_id=ctx.row.id,

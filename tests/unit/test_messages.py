@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import pytest
 from sqlalchemy import func, select
 
@@ -95,6 +98,53 @@ def test_a_message_start_event_starts_a_case_once(shop: Engine) -> None:
     with shop.db.reading() as session:
         assert session.execute(select(func.count()).select_from(ProcessInstance)
                                .where(ProcessInstance.process_key == "opened_by_message")).scalar_one() == 1
+
+
+@pytest.mark.parametrize("message", ["payment_received", "ticket_opened"])
+def test_two_deliveries_with_one_key_at_the_same_moment_have_effect_once(
+        shop: Engine, make_engine, any_db_url: str, message: str) -> None:
+    """Both see no receipt, then both deliver, each through its own engine (as two processes would): the one
+    that commits first is the answer to both, and the other changes nothing and records no incident."""
+    case = shop.instances.start("awaits_payment", {"order_no": "A-1"}, ALICE)
+    engines = [shop, make_engine(any_db_url)]
+    both_checked = threading.Barrier(2, timeout=10)
+    for engine in engines:
+        looked_up = engine.messages._receipt
+
+        def receipt_then_wait(key: str, looked_up=looked_up):  # type: ignore[no-untyped-def]
+            found = looked_up(key)
+            if found is None and threading.current_thread().name.startswith("delivery"):
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    both_checked.wait()  # the first look only: later ones run after a delivery failed
+                both_checked.abort()
+            return found
+
+        engine.messages._receipt = receipt_then_wait  # type: ignore[method-assign]
+    correlation = {"order_no": "A-1"} if message == "payment_received" else {"business_key": "T-1"}
+    results: list[object] = []
+
+    def deliver(engine: Engine) -> None:
+        try:
+            results.append(engine.messages.deliver(message, correlation, {"amount": 5}, INTEGRATION,
+                                                   idempotency_key="same-key"))
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            results.append(exc)
+
+    threads = [threading.Thread(target=deliver, args=(e,), name=f"delivery-{n}") for n, e in enumerate(engines)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(results) == 2 and results[0] == results[1], results
+    assert len(shop.audit_events(type=AuditType.INCIDENT_CREATED)) == 0
+    if message == "payment_received":
+        assert results[0].instance_id == case.id  # type: ignore[attr-defined]
+        assert len(shop.audit_events(type=AuditType.MESSAGE_RECEIVED)) == 1
+    else:
+        with shop.db.reading() as session:
+            started = session.execute(select(func.count()).select_from(ProcessInstance)
+                                      .where(ProcessInstance.process_key == "opened_by_message")).scalar_one()
+        assert started == 1
 
 
 def test_message_waits_follow_the_case_through_restore_and_cancel(shop: Engine, make_engine, any_db_url) -> None:
