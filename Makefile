@@ -26,7 +26,7 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $(NODE_STAMP)
 
-$(ASSETS): $(NODE_STAMP) $(wildcard api/web/js/*)
+$(ASSETS): $(NODE_STAMP) $(wildcard api/web/js/* api/web/js/*/*)
 	npm run --silent build
 	touch $(ASSETS)
 

@@ -64,7 +64,7 @@ class DefinitionService:
 
     def _compile(self, files: dict[str, bytes | str]) -> list[CompiledProcess]:
         if not files:
-            raise InvalidModel("no files given", [ModelProblem("upload at least one .bpmn file")])
+            raise InvalidModel("no files given", [ModelProblem("upload at least one .bpmn file", reason="no_files")])
         total = sum(len(v) for v in files.values())
         if total > self.max_upload_bytes:
             raise TooLarge(f"the bundle is {total} bytes; the limit is {self.max_upload_bytes}")
@@ -86,13 +86,15 @@ class DefinitionService:
             if process.start_form_key and not self.forms.has(process.start_form_key):  # type: ignore[union-attr]
                 problems.append(
                     ModelProblem(
-                        f"start form '{process.start_form_key}' does not exist in forms/", element_id=process.key
+                        f"start form '{process.start_form_key}' does not exist in forms/", element_id=process.key,
+                        reason="start_form_missing", params={"form": process.start_form_key},
                     )
                 )
             for info in process.user_tasks.values():
                 key = info.assignment.form_key
                 if key and not self.forms.has(key):  # type: ignore[union-attr]
-                    problems.append(ModelProblem(f"form '{key}' does not exist in forms/", element_id=info.element_id))
+                    problems.append(ModelProblem(f"form '{key}' does not exist in forms/", element_id=info.element_id,
+                                                 reason="form_missing", params={"form": key}))
         if problems:
             raise InvalidModel("the diagram refers to forms that do not exist", problems)
 

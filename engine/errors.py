@@ -56,12 +56,18 @@ class TooLarge(OpsflowError):
 
 @dataclass
 class ModelProblem:
-    """One problem found in a BPMN/DMN model, placed at the element it concerns."""
+    """One problem found in a BPMN/DMN model, placed at the element it concerns.
+
+    `message` is English; the problems of opsflow's own rules also carry a `reason` and `params`, as
+    refusals do, so the editor can say them in the reader's language (SpiffWorkflow's own findings have
+    no reason: they are shown as the library words them)."""
 
     message: str
     element_id: str | None = None
     file_name: str | None = None
     line: int | None = None
+    reason: str | None = None
+    params: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}

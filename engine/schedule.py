@@ -39,7 +39,8 @@ def first_occurrence(kind: str, value: str, now: datetime, *, element_id: str | 
         return Occurrence(now + duration, 0, 0.0)
     except Exception as exc:  # SpiffWorkflow's parsers raise all kinds
         raise InvalidModel("the start timer cannot be scheduled", [
-            ModelProblem(f"timer start event: {value!r} is not a valid ISO-8601 {kind}: {exc}", element_id=element_id)
+            ModelProblem(f"timer start event: {value!r} is not a valid ISO-8601 {kind}: {exc}", element_id=element_id,
+                         reason="timer_invalid", params={"value": value, "kind": kind})
         ]) from exc
 
 

@@ -57,7 +57,8 @@ def parse_xml(data: bytes, *, file_name: str, max_bytes: int = DEFAULT_MAX_BYTES
         message = f"malformed XML: {exc.msg}"
         raise InvalidModel(
             f"{file_name}: {message}",
-            problems=[ModelProblem(message, file_name=file_name, line=exc.lineno)],
+            problems=[ModelProblem(message, file_name=file_name, line=exc.lineno, reason="xml_malformed",
+                                   params={"detail": exc.msg})],
         ) from None
     # Belt and braces for encodings the byte scan does not read (e.g. UTF-32, EBCDIC).
     docinfo = root.getroottree().docinfo
@@ -69,5 +70,5 @@ def parse_xml(data: bytes, *, file_name: str, max_bytes: int = DEFAULT_MAX_BYTES
 def _refuse_doctype(file_name: str, line: int | None) -> None:
     raise InvalidModel(
         f"{file_name}: {_DOCTYPE_MESSAGE}",
-        problems=[ModelProblem(_DOCTYPE_MESSAGE, file_name=file_name, line=line)],
+        problems=[ModelProblem(_DOCTYPE_MESSAGE, file_name=file_name, line=line, reason="xml_doctype")],
     )

@@ -18,11 +18,12 @@ from engine.views import Role
 from ..deploying import deploy_bundle
 from .base import actor, roles, svc, web
 from .filters import bilingual
+from .refusals import model_problem_templates
 
 bp = Blueprint("editor", __name__, url_prefix="/editor")
 
 
-def editor_strings() -> dict[str, str]:
+def editor_strings() -> dict[str, Any]:
     """The modeler script's texts, translated here so the script carries no catalog."""
     return {
         "loading": _("Loading the diagram…"),
@@ -55,6 +56,7 @@ def editor_strings() -> dict[str, str]:
         "line": _("line %(line)s", line="{line}"),
         "versionsLink": _("See all versions"),
         "chooseFile": _("Choose a .bpmn file to open it in the editor."),
+        "reasons": model_problem_templates(),
     }
 
 

@@ -7,13 +7,14 @@ the catalog that says them in Chinese or English. A refusal without a reason her
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from flask import Response, redirect, request, url_for
 from flask_babel import gettext as _
 
-from engine.errors import AuthenticationFailed, OpsflowError
+from engine.errors import AuthenticationFailed, ModelProblem, OpsflowError
 
 from ..problems import status_of
 from .base import error_page, web
@@ -67,3 +68,54 @@ def _engine_error(exc: OpsflowError) -> Response:
     if isinstance(exc, AuthenticationFailed):
         return redirect(url_for("web.auth.login", next=request.full_path.rstrip("?")))  # type: ignore[return-value]
     return error_page(status_of(exc), refusal(exc))
+
+
+def model_problem_templates() -> dict[str, str]:
+    """The problems of opsflow's own deploy rules in the page's language, by reason: templates with `{param}`
+    placeholders, which `model_problem_text` fills here and the editor's script fills in the browser."""
+    return {
+        "unsupported_complexGateway": _("Complex gateways are not supported: use an inclusive or exclusive gateway."),
+        "unsupported_compensateEventDefinition": _("Compensation events are not supported."),
+        "unsupported_linkEventDefinition": _("Link events are not supported: connect the flows directly."),
+        "unsupported_adHocSubProcess": _("Ad-hoc subprocesses are not supported."),
+        "unsupported_eventBasedGateway": _(
+            "Event-based gateways are not supported: wait with a receive task or an intermediate event, and use a "
+            "boundary timer for the deadline."),
+        "unsupported_compensation": _("Compensation activities are not supported."),
+        "decision_ref_missing": _(
+            "A business rule task needs camunda:decisionRef, the id of a DMN decision in the bundle."),
+        "form_missing": _("The form “%(form)s” does not exist in forms/.", form="{form}"),
+        "start_form_missing": _("The start form “%(form)s” does not exist in forms/.", form="{form}"),
+        "script_cannot_run": _("The script cannot run: %(detail)s", detail="{detail}"),
+        "script_cannot_run_line": _("The script cannot run (line %(line)s): %(detail)s", line="{line}",
+                                    detail="{detail}"),
+        "condition_cannot_run": _("The condition of the flow to %(target)s cannot run: %(detail)s",
+                                  target="{target}", detail="{detail}"),
+        "juel_hint": _("Expressions are Python: write not, and, or instead of !, &&, ||."),
+        "xml_malformed": _("The file is not well-formed XML: %(detail)s", detail="{detail}"),
+        "xml_doctype": _("DOCTYPE and entity declarations are not allowed in BPMN/DMN files."),
+        "timer_invalid": _("The timer start event's value “%(value)s” is not a valid ISO-8601 date, duration or "
+                           "cycle.", value="{value}"),
+        "not_bpmn": _("This is not a BPMN or DMN document (its root element is %(root)s).", root="{root}"),
+        "not_utf8": _("The file is not UTF-8 encoded."),
+        "no_files": _("Upload at least one .bpmn file."),
+    }
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+@web.app_template_filter("problem_text")
+def model_problem_text(problem: ModelProblem) -> str:
+    """A deploy problem in the page's language; SpiffWorkflow's own findings (no reason) as it words them.
+    The same rule as `text` in js/editor/problems.js."""
+    templates = model_problem_templates()
+    params = problem.params or {}
+    key = problem.reason or ""
+    if key == "script_cannot_run" and params.get("line"):
+        key = "script_cannot_run_line"
+    template = templates.get(key)
+    if template is None:
+        return problem.message
+    text = _PLACEHOLDER.sub(lambda m: str(params.get(m.group(1), m.group(0))), template)
+    return f"{text} {templates['juel_hint']}" if params.get("juel") else text

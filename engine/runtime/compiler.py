@@ -70,7 +70,7 @@ def load_sources(files: dict[str, bytes | str], *, max_bytes: int) -> list[Sourc
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InvalidModel(
-                "files must be UTF-8 encoded", [ModelProblem(f"not UTF-8: {exc}", file_name=name)]
+                "files must be UTF-8 encoded", [ModelProblem(f"not UTF-8: {exc}", file_name=name, reason="not_utf8")]
             ) from exc
         sources.append(SourceFile(name=name, text=text, root=root))
     return sources

@@ -141,12 +141,13 @@ def find_unsupported(source: SourceFile) -> list[ModelProblem]:
     for local, why in UNSUPPORTED_ELEMENTS.items():
         for node in source.root.iter(f"{{{BPMN_NS}}}{local}"):
             owner = node if local.endswith("Gateway") or local == "adHocSubProcess" else node.getparent()
-            problems.append(ModelProblem(why, element_id=owner.get("id"), file_name=source.name, line=node.sourceline))
+            problems.append(ModelProblem(why, element_id=owner.get("id"), file_name=source.name, line=node.sourceline,
+                                         reason=f"unsupported_{local}"))
     for node in source.root.iter(f"{{{BPMN_NS}}}businessRuleTask"):
         if not (node.get(_camunda("decisionRef")) or "").strip():
             problems.append(ModelProblem(
                 "a business rule task needs camunda:decisionRef, the id of a DMN decision in the bundle",
-                element_id=node.get("id"), file_name=source.name, line=node.sourceline))
+                element_id=node.get("id"), file_name=source.name, line=node.sourceline, reason="decision_ref_missing"))
     for node in source.root.iter(f"{{{BPMN_NS}}}*"):
         if node.get("isForCompensation") == "true":
             problems.append(
@@ -155,6 +156,7 @@ def find_unsupported(source: SourceFile) -> list[ModelProblem]:
                     element_id=node.get("id"),
                     file_name=source.name,
                     line=node.sourceline,
+                    reason="unsupported_compensation",
                 )
             )
     return problems
@@ -187,7 +189,8 @@ def build_parser(sources: list[SourceFile]) -> OpsflowParser:
     for source in sources:
         if not (source.is_bpmn or source.is_dmn):
             problems.append(
-                ModelProblem(f"not a BPMN or DMN document (root element {source.root.tag})", file_name=source.name)
+                ModelProblem(f"not a BPMN or DMN document (root element {source.root.tag})", file_name=source.name,
+                             reason="not_bpmn", params={"root": etree.QName(source.root).localname})
             )
         elif source.is_bpmn:
             problems.extend(find_unsupported(source))

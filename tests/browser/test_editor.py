@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.browser.conftest import BrowserPage
 
 TASK = "plan_drill"
@@ -97,8 +99,10 @@ def test_a_save_after_someone_else_deployed_is_refused_with_who_and_a_reload(bro
     assert first.errors == [] and unexpected(second.errors, 412) == []
 
 
-def test_server_problems_are_listed_and_marked_at_their_element(browser_page: Any) -> None:
-    page = browser_page().login("owner1")
+@pytest.mark.parametrize(("locale", "says"), [("en-US", "The form “no_such_form” does not exist in forms/."),
+                                               ("zh-CN", "表单“no_such_form”在 forms/ 中不存在。")])
+def test_server_problems_are_listed_and_marked_at_their_element(browser_page: Any, locale: str, says: str) -> None:
+    page = browser_page(locale=locale).login("owner1")
     _open_editor(page, "change_request")
     element_id = page.page.evaluate("""() => {
         const registry = window.opsflowEditor.modeler.get('elementRegistry');
@@ -109,14 +113,14 @@ def test_server_problems_are_listed_and_marked_at_their_element(browser_page: An
     page.page.click("#editor-check")
     page.page.wait_for_selector("#editor-problems:not([hidden]) li.problem")
     item = page.page.locator(f'#editor-problems li.problem[data-element-id="{element_id}"]')
-    assert "form 'no_such_form' does not exist" in (item.text_content() or "")
+    assert says in (item.text_content() or "")  # the page's language (the API's detail stays English)
     assert page.page.locator(f'.djs-element.of-problem[data-element-id="{element_id}"]').count() == 1
     assert page.page.locator(".problem-badge").count() >= 1
     page.page.evaluate("window.opsflowEditor.modeler.get('selection').select(null)")
     item.locator("button.problem-target").click()
     selected = page.page.evaluate("window.opsflowEditor.modeler.get('selection').get().map(e => e.id)")
     assert selected == [element_id]
-    page.screenshot("editor-problems")
+    page.screenshot(f"editor-problems-{locale}")
     assert unexpected(page.errors, 422) == []
 
 

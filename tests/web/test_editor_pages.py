@@ -151,6 +151,26 @@ def test_upload_problems_are_shown_readably_and_escaped(as_user: Any) -> None:
     assert "determine_priority" in html and "service_priority" in html
 
 
+def test_upload_problems_of_opsflows_own_rules_are_said_in_the_pages_language(as_user: Any) -> None:
+    owner: Pages = as_user("owner1")
+    owner.post("/language", {"language": "zh", "next": "/editor"})
+    bpmn = (PROCESSES / "change_request.bpmn").read_text(encoding="utf-8")
+    bpmn = re.sub(r'camunda:formKey="[^"]+"', 'camunda:formKey="no_such_form"', bpmn, count=1)
+    bpmn = bpmn.replace("<bpmn:exclusiveGateway ", "<bpmn:complexGateway ", 1).replace(
+        "</bpmn:exclusiveGateway>", "</bpmn:complexGateway>", 1)
+    refused = _upload(owner, {"files": [(io.BytesIO(bpmn.encode()), "change_request.bpmn")]})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "不支持复杂网关：请改用包容网关或排他网关。" in html and "not supported by the engine" not in html
+    assert "the bundle uses elements" not in html  # the English summary is left out when all is said in Chinese
+
+    bpmn = re.sub(r'camunda:formKey="[^"]+"', 'camunda:formKey="no_such_form"',
+                  (PROCESSES / "change_request.bpmn").read_text(encoding="utf-8"), count=1)
+    html = _upload(owner, {"files": [(io.BytesIO(bpmn.encode()), "change_request.bpmn")]}).get_data(as_text=True)
+    assert "表单“no_such_form”在 forms/ 中不存在。" in html and "does not exist in forms/" not in html
+    assert "文件无法部署：" in html and "refers to forms that do not exist" not in html
+
+
 def test_download_is_the_verbatim_file_of_the_version(as_user: Any) -> None:
     owner = _english(as_user)
     _upload(owner, _changed_service_request())

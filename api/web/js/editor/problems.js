@@ -33,14 +33,26 @@ export class Problems {
     this.box.querySelector(".editor-problem-list").replaceChildren();
   }
 
-  // problems: [{message, element_id?, file_name?, line?}]
+  // A problem in the page's language: opsflow's own rules come with a reason and params (the page's strings hold
+  // the templates, from api/web/refusals.py, which fills them the same way); SpiffWorkflow's findings as worded.
+  text(problem) {
+    const templates = this.strings.reasons || {};
+    const params = problem.params || {};
+    const key = problem.reason === "script_cannot_run" && params.line ? "script_cannot_run_line" : problem.reason;
+    const template = key ? templates[key] : undefined;
+    if (!template) return problem.message;
+    const text = template.replace(/\{(\w+)\}/g, (whole, name) => (params[name] ?? whole));
+    return params.juel ? `${text} ${templates.juel_hint}` : text;
+  }
+
+  // problems: [{message, element_id?, file_name?, line?, reason?, params?}]
   show(title, problems) {
     this.clear();
     const list = this.box.querySelector(".editor-problem-list");
     this.box.querySelector(".editor-problems-title").textContent = title;
     for (const problem of problems) {
       const shape = this.find(problem.element_id);
-      if (shape) this.mark(shape, problem.message);
+      if (shape) this.mark(shape, this.text(problem));
       list.append(this.item(problem, shape));
     }
     this.box.hidden = false;
@@ -57,7 +69,7 @@ export class Problems {
       onClick: () => this.reveal(problem.element_id),
     });
     return element("li", { class: "problem", "data-element-id": problem.element_id || "" },
-      target, element("span", { text: `: ${problem.message}` }), place);
+      target, element("span", { text: `: ${this.text(problem)}` }), place);
   }
 
   mark(shape, message) {
