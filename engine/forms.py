@@ -4,6 +4,9 @@ A form file (forms/<key>.json) holds `title`, optional `description`, and a
 JSON Schema whose `title`/`description` members may be {"zh": .., "en": ..}
 dicts and whose enums may carry `x-enum-labels`. Submitted data is reduced to
 the declared fields, then validated; messages come in the caller's language.
+
+`forms/_variables.json` is no form: its `properties`, shaped like a schema's, label the case variables
+no form asks for (those set by scripts and decision tables), so the pages can show them too.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from .errors import NotFound, ValidationFailed
 from .form_check import Check, quick_acceptor
 
 LANGUAGES = ("zh", "en")
+VARIABLES_FILE = "_variables.json"
 _FORMAT_CHECKER = FormatChecker()
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -86,7 +90,12 @@ class FormService:
 
     def __init__(self, forms_dir: str | Path) -> None:
         self.forms: dict[str, dict[str, Any]] = {}
+        #: labels of the case variables no form asks for: name -> {"title": .., "x-enum-labels": ..}
+        self.variables: dict[str, dict[str, Any]] = {}
         for path in sorted(Path(forms_dir).glob("*.json")):
+            if path.name == VARIABLES_FILE:
+                self.variables = dict(json.loads(path.read_text("utf-8")).get("properties") or {})
+                continue
             form = json.loads(path.read_text("utf-8"))
             self.forms[form.get("key", path.stem)] = form
         self._compiled: dict[str, tuple[Check | None, Draft202012Validator]] = {}

@@ -1,5 +1,6 @@
-"""A case's data shown to people: each variable under the label its form gave it, in the page's language,
-and each choice by the label of its option rather than its stored value."""
+"""A case's data shown to people: each variable under the label its form gave it (or, for what scripts and
+decision tables set, forms/_variables.json), in the page's language, and each choice by the label of its
+option rather than its stored value."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ HIDDEN_PREFIXES = ("_",)
 
 @lru_cache(maxsize=8)
 def _catalog(forms: FormService, lang: str) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
-    """(field labels, option labels by field) over every form, the first form that names a field winning."""
+    """(field labels, option labels by field) over every form, the first form that names a field winning,
+    then the variables no form asks for."""
     labels: dict[str, str] = {}
     options: dict[str, dict[str, str]] = {}
-    for form in forms.forms.values():
-        for name, prop in (form.get("schema", {}).get("properties") or {}).items():
+    sources = [form.get("schema", {}).get("properties") or {} for form in forms.forms.values()]
+    for properties in [*sources, forms.variables]:
+        for name, prop in properties.items():
             if "title" in prop:
                 labels.setdefault(name, str(localize(prop["title"], lang)))
             if prop.get("x-enum-labels"):

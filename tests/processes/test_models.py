@@ -13,6 +13,7 @@ from RestrictedPython import compile_restricted
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 
+from engine.forms import VARIABLES_FILE
 from tests.processes.conftest import FORMS, PROCESSES
 from tests.processes.driver import HELPERS, strip_expression
 
@@ -41,6 +42,8 @@ def bpmn(key):
 def all_forms():
     out = {}
     for path in sorted(glob.glob(os.path.join(FORMS, '*.json'))):
+        if os.path.basename(path) == VARIABLES_FILE:  # labels of script and DMN variables, not a form
+            continue
         with open(path, encoding='utf-8') as f:
             out[os.path.basename(path)[:-5]] = json.load(f)
     return out
@@ -352,3 +355,35 @@ def test_org_chart():
     roles = {r for u in chart['demo_users'] for r in u['roles']}
     assert {'process_owner', 'auditor', 'admin'} <= roles
     _bilingual(chart['notes'], 'notes')
+
+
+def _set_by_code():
+    """name -> where: the variables scripts assign and decision tables output, in processes/."""
+    found = {}
+    bpmn_ns = '{http://www.omg.org/spec/BPMN/20100524/MODEL}'
+    for path in sorted(glob.glob(os.path.join(PROCESSES, '*.bpmn'))):
+        for script in etree.parse(path).iter(f'{bpmn_ns}script'):
+            for node in ast.walk(ast.parse(script.text or '')):
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and not node.id.startswith('_'):
+                    found.setdefault(node.id, os.path.basename(path))
+    for path in sorted(glob.glob(os.path.join(PROCESSES, '*.dmn'))):
+        for output in etree.parse(path).iter('{*}output'):
+            found.setdefault(output.get('name'), os.path.basename(path))
+    return found
+
+
+def test_every_variable_set_by_a_script_or_decision_table_has_a_label_in_both_languages():
+    """The case pages show them too: a form's field title, or forms/_variables.json."""
+    with open(os.path.join(FORMS, VARIABLES_FILE), encoding='utf-8') as f:
+        variables = json.load(f)['properties']
+    titled = set(variables)
+    for form in all_forms().values():
+        titled |= {n for n, p in (form.get('schema', {}).get('properties') or {}).items() if 'title' in p}
+    set_by_code = _set_by_code()
+    assert {'approval_level', 'sla_response_due', 'reopen_count'} <= set(set_by_code)  # the scan finds them
+    missing = {name: where for name, where in set_by_code.items() if name not in titled}
+    assert not missing, f'no label for: {missing}'
+    for name, prop in variables.items():
+        assert set(prop['title']) == {'zh', 'en'} and all(prop['title'].values()), name
+        for label in (prop.get('x-enum-labels') or {}).values():
+            assert set(label) == {'zh', 'en'}, name

@@ -12,10 +12,11 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from engine.errors import ValidationFailed
 from engine.form_check import quick_acceptor
-from engine.forms import FormService, localize
+from engine.forms import VARIABLES_FILE, FormService, localize
 
 ROOT = Path(__file__).resolve().parents[2]
-FORM_FILES = sorted((ROOT / "forms").glob("*.json")) + sorted((ROOT / "bench" / "forms").glob("*.json"))
+FORM_FILES = [path for folder in (ROOT / "forms", ROOT / "bench" / "forms") for path in sorted(folder.glob("*.json"))
+              if path.name != VARIABLES_FILE]
 
 SAMPLE_VALUES = [None, True, False, 0, 1, -1, 2, 3.0, 2.5, -0.5, 1e9, 10**12, "", "a", "b", "x" * 300,
                  "2.4.1", "0123456789abcdef" * 4, "2026-12-01", "2026-12-01T10:00:00Z", "someone@example.com", "中文备注", [], ["a"], {}, {"k": 1}]

@@ -127,7 +127,7 @@ def test_two_deliveries_with_one_key_at_the_same_moment_have_effect_once(
         try:
             results.append(engine.messages.deliver(message, correlation, {"amount": 5}, INTEGRATION,
                                                    idempotency_key="same-key"))
-        except Exception as exc:  # noqa: BLE001 - the test reports it
+        except Exception as exc:  # the test reports it
             results.append(exc)
 
     threads = [threading.Thread(target=deliver, args=(e,), name=f"delivery-{n}") for n, e in enumerate(engines)]

@@ -311,6 +311,20 @@ def test_my_cases_lists_what_i_started_or_took_part_in_and_a_case_page_is_privat
     assert as_user("auditor1").get(f"/cases/{case.id}").status_code == 200
 
 
+def test_variables_set_by_scripts_and_decision_tables_are_labelled_in_the_pages_language(site: Flask,
+                                                                                        as_user) -> None:
+    case = start_request(site, "SR-LABELS")
+    data = engine_of(site).instances.get(case.id, Actor.system()).data
+    assert {"sla_response_due", "reopen_count", "priority"} <= set(data)  # set by a script and a DMN table
+    desk = as_user("desk1")
+    desk.post("/language", {"language": "zh"})
+    page = html(desk.get(f"/cases/{case.id}"))
+    assert "响应截止时间" in page and "重新打开次数" in page and "优先级" in page
+    assert "Reopen count" not in page and "Sla response due" not in page  # no longer the variable's name
+    desk.post("/language", {"language": "en"})
+    assert "Times reopened" in html(desk.get(f"/cases/{case.id}"))
+
+
 def test_case_data_is_escaped_on_every_page(site: Flask, as_user) -> None:
     payload = '<script>alert("x")</script>'
     case = start_request(site, "SR-XSS", customer_name=payload, request_summary=payload)
