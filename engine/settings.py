@@ -35,7 +35,10 @@ class Settings:
     secret_key: str = ""
     session_cookie_secure: bool = False
     token_ttl_hours: int = 24 * 30
+    # Failed sign-ins counted within the window: per account and address, per account, per address
     login_max_failures: int = 5
+    login_max_failures_per_user: int = 20
+    login_max_failures_per_address: int = 100
     login_window_seconds: int = 900
     default_language: str = "zh"
     # Background jobs (timers): lease a worker holds a claimed job, tries before an incident, first backoff
@@ -52,6 +55,12 @@ class Settings:
     base_url: str = "http://127.0.0.1:5000"
     # Debug aid for tests: after every write, restore the case and compare
     verify_state_writes: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("login_max_failures", "login_max_failures_per_user", "login_max_failures_per_address",
+                     "login_window_seconds"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"OPSFLOW_{name.upper()} must be at least 1, not {getattr(self, name)}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

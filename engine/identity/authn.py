@@ -47,12 +47,13 @@ class Authenticator:
             self._record_failure(username, address, "inactive" if ok else "bad_credentials")
             raise AuthenticationFailed(BAD_CREDENTIALS)
         rehash = self.passwords.hash(password) if stored and self.passwords.needs_rehash(stored) else None
-        return self._issue(user.id, username, kind, now, rehash)
+        return self._issue(user.id, username, address, kind, now, rehash)
 
     def _count_attempt(self, username: str, address: str, now: datetime) -> None:
         """Check the limits and count this attempt as a failure, in one serialized transaction, before the
         password is checked: sign-ins sent in parallel cannot all pass the check before any of them is counted.
-        A sign-in that succeeds takes the count back (`_issue` clears the user's failures). Raises LoginThrottled."""
+        A sign-in that succeeds takes back the account's failures from its address (`_issue`); those from
+        elsewhere stay counted. Raises LoginThrottled."""
         with self.db.transaction() as session:
             if not self.db.is_sqlite:  # SQLite's write transactions are serialized already
                 session.execute(text("LOCK TABLE login_failure IN SHARE ROW EXCLUSIVE MODE"))
@@ -63,7 +64,8 @@ class Authenticator:
             self._record_failure(username, address, "throttled")
             raise LoginThrottled(f"too many failed sign-ins; try again in {retry_after} seconds", retry_after)
 
-    def _issue(self, user_id: int, username: str, kind: str, now: datetime, rehash: str | None) -> IssuedToken:
+    def _issue(self, user_id: int, username: str, address: str, kind: str, now: datetime,
+               rehash: str | None) -> IssuedToken:
         token = new_token()
         expires = now + timedelta(hours=self.settings.token_ttl_hours)
         with self.db.transaction() as session:
@@ -77,7 +79,7 @@ class Authenticator:
                 revoked_by=None,
             )
             session.add(row)
-            session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+            session.execute(delete(LoginFailure).where(LoginFailure.username == username, LoginFailure.address == address))
             if rehash:
                 session.execute(update(User).where(User.id == user_id).values(password_hash=rehash))
             session.flush()
@@ -90,19 +92,30 @@ class Authenticator:
             return IssuedToken(row.id, token, kind, username, expires)
 
     def _retry_after(self, session: Session, username: str, address: str, now: datetime) -> int | None:
-        """Seconds until the oldest counted failure leaves the window, if the user or the address is over limit."""
-        window = timedelta(seconds=self.settings.login_window_seconds)
-        limit = self.settings.login_max_failures
+        """Seconds until enough counted failures leave the window, if an attempt now would be over a limit.
+
+        Three limits (Settings): one account from one address (`login_max_failures`), one account from
+        anywhere (`login_max_failures_per_user`) and one address for any account
+        (`login_max_failures_per_address`). A refused attempt is not counted, so one address adds at most
+        `login_max_failures` to an account's count: it cannot lock the account out for everyone else, and
+        a few typing mistakes behind an office's shared address do not lock out the whole office."""
+        settings = self.settings
+        window_start = now - timedelta(seconds=settings.login_window_seconds)
+        limits = (
+            ((LoginFailure.username == username, LoginFailure.address == address), settings.login_max_failures),
+            ((LoginFailure.username == username,), settings.login_max_failures_per_user),
+            ((LoginFailure.address == address,), settings.login_max_failures_per_address),
+        )
         waits = []
-        for column, value in ((LoginFailure.username, username), (LoginFailure.address, address)):
-            recent = select(LoginFailure.occurred_at).where(column == value, LoginFailure.occurred_at > now - window)
+        for conditions, limit in limits:
+            recent = select(LoginFailure.occurred_at).where(*conditions, LoginFailure.occurred_at > window_start)
             count = session.execute(select(func.count()).select_from(recent.subquery())).scalar_one()
             if count >= limit:
                 # the failure whose expiry brings the count back under the limit
                 edge = session.execute(
                     recent.order_by(LoginFailure.occurred_at.desc()).offset(limit - 1).limit(1)
                 ).scalar_one()
-                waits.append(max(1, math.ceil((edge + window - now).total_seconds())))
+                waits.append(max(1, math.ceil((edge - window_start).total_seconds())))
         return max(waits) if waits else None
 
     def _record_failure(self, username: str, address: str, reason: str) -> None:

@@ -82,7 +82,7 @@ class ApiToken(Base):
 
 
 class LoginFailure(Base):
-    """One failed sign-in; counted per user and per address inside the throttling window."""
+    """One failed sign-in; counted per account and address, per account and per address in the window."""
 
     __tablename__ = "login_failure"
     __table_args__ = (

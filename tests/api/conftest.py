@@ -55,7 +55,8 @@ def org_chart(tmp_path: Path) -> Path:
 def settings(tmp_path: Path, migrated_db: Path) -> Settings:
     shutil.copyfile(migrated_db, tmp_path / "api.db")
     return Settings(database_url=f"sqlite:///{tmp_path / 'api.db'}", forms_dir=str(FIXTURES / "forms"),
-                    secret_key="test-secret", login_max_failures=3, login_window_seconds=600)
+                    secret_key="test-secret", login_max_failures=3, login_max_failures_per_user=6,
+                    login_max_failures_per_address=6, login_window_seconds=600)
 
 
 @pytest.fixture

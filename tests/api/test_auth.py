@@ -7,11 +7,14 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
+from werkzeug.test import TestResponse
 
 from api import create_app
 from engine.identity.models import ApiToken
+from engine.settings import Settings
 from engine.views import AuditType
 from tests.api.conftest import PASSWORD, Client, assert_problem, cheap_passwords, engine_of, identity_of
 
@@ -47,8 +50,16 @@ def test_bad_credentials_are_401_with_www_authenticate(api: Client) -> None:
     assert_problem(api.post("/api/auth/tokens", json={"username": "nobody", "password": "wrong"}), 401)
 
 
-def test_failed_logins_are_audited_and_throttled_per_user(app: Flask, api: Client) -> None:
-    for _ in range(3):  # login_max_failures=3 in the test settings
+def _sign_in(api: Client, username: str, password: str, address: str) -> TestResponse:
+    return api.client.post("/api/auth/tokens", json={"username": username, "password": password},
+                           environ_base={"REMOTE_ADDR": address})
+
+
+# The test settings: 3 failures per account and address, 6 per account, 6 per address.
+
+
+def test_failed_logins_are_audited_and_throttled_per_account_and_address(app: Flask, api: Client) -> None:
+    for _ in range(3):
         assert_problem(api.post("/api/auth/tokens", json={"username": "bob", "password": "nope"}), 401)
     refused = api.post("/api/auth/tokens", json={"username": "bob", "password": PASSWORD})
     body = assert_problem(refused, 429, "too-many-attempts")
@@ -56,22 +67,38 @@ def test_failed_logins_are_audited_and_throttled_per_user(app: Flask, api: Clien
     events = engine_of(app).audit_events(type=AuditType.LOGIN_FAILED)
     assert [e.data["reason"] for e in events] == ["bad_credentials"] * 3 + ["throttled"]
     assert all(e.data["username"] == "bob" and "password" not in e.data for e in events)
-    # other users are not affected... but from another address only, since the address is also counted
-    other = api.client.post("/api/auth/tokens", json={"username": "carol", "password": PASSWORD},
-                            environ_base={"REMOTE_ADDR": "10.0.0.9"})
-    assert other.status_code == 201
+    # the same address signs other people in (an office behind one address), and bob signs in elsewhere
+    assert _sign_in(api, "carol", PASSWORD, "127.0.0.1").status_code == 201
+    assert _sign_in(api, "bob", PASSWORD, "10.0.0.9").status_code == 201
+    # ... which does not lift the limit where the wrong passwords came from
+    assert_problem(_sign_in(api, "bob", PASSWORD, "127.0.0.1"), 429)
+
+
+def test_one_address_cannot_lock_an_account_out_for_everyone(api: Client) -> None:
+    for _ in range(10):  # refused attempts are not counted: this address adds 3 to bob's count
+        _sign_in(api, "bob", "nope", "10.6.6.6")
+    assert _sign_in(api, "bob", PASSWORD, "10.0.0.1").status_code == 201
+
+
+def test_failed_logins_from_many_addresses_throttle_the_account_everywhere(api: Client) -> None:
+    for address in ("10.6.6.1", "10.6.6.2"):
+        for _ in range(3):
+            assert_problem(_sign_in(api, "bob", "nope", address), 401)
+    assert_problem(_sign_in(api, "bob", PASSWORD, "10.0.0.1"), 429, "too-many-attempts")
+    assert _sign_in(api, "carol", PASSWORD, "10.0.0.1").status_code == 201
 
 
 def test_failed_logins_are_throttled_per_address(api: Client) -> None:
-    for name in ("x1", "x2", "x3"):
-        api.client.post("/api/auth/tokens", json={"username": name, "password": "nope"},
-                        environ_base={"REMOTE_ADDR": "10.1.1.1"})
-    blocked = api.client.post("/api/auth/tokens", json={"username": "dave", "password": PASSWORD},
-                              environ_base={"REMOTE_ADDR": "10.1.1.1"})
-    assert_problem(blocked, 429)
-    elsewhere = api.client.post("/api/auth/tokens", json={"username": "dave", "password": PASSWORD},
-                                environ_base={"REMOTE_ADDR": "10.2.2.2"})
-    assert elsewhere.status_code == 201
+    for name in ("x1", "x2", "x3", "x4", "x5", "x6"):
+        assert_problem(_sign_in(api, name, "nope", "10.1.1.1"), 401)
+    assert_problem(_sign_in(api, "dave", PASSWORD, "10.1.1.1"), 429)
+    assert _sign_in(api, "dave", PASSWORD, "10.2.2.2").status_code == 201
+
+
+@pytest.mark.parametrize("name", ["login_max_failures", "login_max_failures_per_user", "login_window_seconds"])
+def test_a_throttling_limit_below_one_is_refused_at_start(name: str) -> None:
+    with pytest.raises(ValueError, match=f"OPSFLOW_{name.upper()} must be at least 1"):
+        Settings.from_env({f"OPSFLOW_{name.upper()}": "0"})
 
 
 def test_revoked_token_stops_working(api: Client) -> None:
