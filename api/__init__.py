@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.core import Engine
 from engine.identity import IdentityService, Passwords
@@ -65,4 +66,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     problems.init_app(app)
     security.init_app(app)
     web.init_app(app)
+    if settings.proxy_count:
+        # the client's address and scheme as the proxies in front report them (throttling, audit, cookies)
+        count = settings.proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
     return app

@@ -34,6 +34,8 @@ class Settings:
     # Web
     secret_key: str = ""
     session_cookie_secure: bool = False
+    # Reverse proxies in front of the app whose X-Forwarded-For / -Proto are trusted (0: none)
+    proxy_count: int = 0
     token_ttl_hours: int = 24 * 30
     # Failed sign-ins counted within the window: per account and address, per account, per address
     login_max_failures: int = 5
@@ -61,6 +63,8 @@ class Settings:
                      "login_window_seconds"):
             if getattr(self, name) < 1:
                 raise ValueError(f"OPSFLOW_{name.upper()} must be at least 1, not {getattr(self, name)}")
+        if self.proxy_count < 0:
+            raise ValueError(f"OPSFLOW_PROXY_COUNT must be 0 or more, not {self.proxy_count}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from api import create_app
+from engine.core import Engine
 from engine.identity.models import ApiToken
 from engine.settings import Settings
 from engine.views import AuditType
@@ -95,10 +97,29 @@ def test_failed_logins_are_throttled_per_address(api: Client) -> None:
     assert _sign_in(api, "dave", PASSWORD, "10.2.2.2").status_code == 201
 
 
-@pytest.mark.parametrize("name", ["login_max_failures", "login_max_failures_per_user", "login_window_seconds"])
-def test_a_throttling_limit_below_one_is_refused_at_start(name: str) -> None:
-    with pytest.raises(ValueError, match=f"OPSFLOW_{name.upper()} must be at least 1"):
-        Settings.from_env({f"OPSFLOW_{name.upper()}": "0"})
+def test_behind_a_trusted_proxy_the_forwarded_address_is_counted(app: Flask, settings: Settings, engine: Engine) -> None:
+    """With OPSFLOW_PROXY_COUNT=1 the address is the one the proxy forwards, so people behind the proxy
+    are told apart; without it, X-Forwarded-For is the client's own claim and ignored."""
+    def attempts(client_of: Flask, forwarded: str, password: str) -> int:
+        return client_of.test_client().post("/api/auth/tokens", json={"username": "bob", "password": password},
+                                      headers={"X-Forwarded-For": forwarded}).status_code
+
+    proxied = create_app(replace(settings, proxy_count=1), engine, passwords=cheap_passwords())
+    for _ in range(3):
+        assert attempts(proxied, "203.0.113.7", "nope") == 401
+    assert attempts(proxied, "203.0.113.7", PASSWORD) == 429
+    assert attempts(proxied, "198.51.100.2", PASSWORD) == 201
+    direct = app
+    for forwarded in ("192.0.2.1", "192.0.2.2", "192.0.2.3"):
+        assert attempts(direct, forwarded, "nope") == 401
+    assert attempts(direct, "192.0.2.4", PASSWORD) == 429
+
+
+@pytest.mark.parametrize(("name", "value"), [("login_max_failures", "0"), ("login_max_failures_per_user", "0"),
+                                           ("login_window_seconds", "0"), ("proxy_count", "-1")])
+def test_a_throttling_setting_out_of_range_is_refused_at_start(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match=f"OPSFLOW_{name.upper()} must be"):
+        Settings.from_env({f"OPSFLOW_{name.upper()}": value})
 
 
 def test_revoked_token_stops_working(api: Client) -> None:
@@ -121,7 +142,6 @@ def test_admin_revokes_someone_elses_token_and_others_may_not(app: Flask, api: C
 
 
 def test_tokens_expire(settings, engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from dataclasses import replace
 
     app = create_app(replace(settings, token_ttl_hours=0), engine, passwords=cheap_passwords())
     identity_of(app).create_user("eve", PASSWORD)
@@ -163,7 +183,6 @@ def test_session_cookie_login_and_csrf_for_writes(approval: Client) -> None:
 
 
 def test_secure_cookie_follows_settings(settings, engine) -> None:  # type: ignore[no-untyped-def]
-    from dataclasses import replace
 
     app = create_app(replace(settings, session_cookie_secure=True), engine, passwords=cheap_passwords())
     identity_of(app).create_user("sam", PASSWORD)
