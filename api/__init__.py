@@ -38,7 +38,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
         SESSION_COOKIE_NAME="opsflow_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        # served over https (as the public address says): the session cookie never goes over plain http
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure or settings.base_url.lower().startswith("https://"),
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.token_ttl_hours),
         MAX_CONTENT_LENGTH=settings.max_upload_bytes + UPLOAD_SLACK,
         API_TITLE="opsflow",

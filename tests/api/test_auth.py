@@ -182,12 +182,18 @@ def test_session_cookie_login_and_csrf_for_writes(approval: Client) -> None:
     assert_problem(client.get("/api/me"), 401)
 
 
-def test_secure_cookie_follows_settings(settings, engine) -> None:  # type: ignore[no-untyped-def]
-
-    app = create_app(replace(settings, session_cookie_secure=True), engine, passwords=cheap_passwords())
+@pytest.mark.parametrize(("changes", "secure"), [
+    ({"session_cookie_secure": True}, True),
+    ({"base_url": "https://opsflow.example.com"}, True),  # served over https: secure without being told
+    ({"base_url": "http://127.0.0.1:5000"}, False),
+])
+def test_secure_cookie_follows_settings(settings: Settings, engine: Engine, changes: dict[str, object],
+                                        secure: bool) -> None:
+    app = create_app(replace(settings, **changes), engine, passwords=cheap_passwords())  # type: ignore[arg-type]
     identity_of(app).create_user("sam", PASSWORD)
     response = app.test_client().post("/api/auth/login", json={"username": "sam", "password": PASSWORD})
-    assert "Secure" in response.headers["Set-Cookie"]
+    assert response.status_code == 200
+    assert ("Secure" in response.headers["Set-Cookie"]) is secure
 
 
 def test_me_language_follows_accept_language(api: Client) -> None:
