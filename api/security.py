@@ -84,11 +84,20 @@ def _is_public() -> bool:
 _DOCS_PAGE = "api-docs.openapi_swagger_ui"
 
 
+def login_redirect() -> ResponseReturnValue:
+    """Send a visitor of a page to sign in, and back to the page afterwards."""
+    return redirect(url_for("web.auth.login", next=request.full_path.rstrip("?")))
+
+
 def _authenticate() -> ResponseReturnValue | None:
     if not request.path.startswith("/api") or _is_public():
         return None
-    if request.endpoint == _DOCS_PAGE and "Authorization" not in request.headers and not session.get(SESSION_TOKEN):
-        return redirect(url_for("web.auth.login", next=request.full_path.rstrip("?")))
+    if request.endpoint == _DOCS_PAGE and "Authorization" not in request.headers:
+        try:
+            _check_credentials()  # no session, or one that expired or was revoked: sign in again
+        except AuthenticationFailed:
+            return login_redirect()
+        return None
     _check_credentials()
     return None
 

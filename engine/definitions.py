@@ -163,7 +163,8 @@ class DefinitionService:
             value = self.timer_value(expression)
         except ScriptError as exc:
             raise InvalidModel("the start timer cannot be evaluated",
-                               [ModelProblem(str(exc), element_id=element_id)]) from exc
+                               [ModelProblem(str(exc), element_id=element_id, reason="timer_not_evaluable",
+                                             params={"detail": str(exc)})]) from exc
         return first_occurrence(kind, value, now, element_id=element_id)
 
     def _schedule(self, session: Session, row: ProcessDefinition, compiled: CompiledProcess, first: Occurrence,

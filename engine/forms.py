@@ -85,6 +85,27 @@ def _message(kind: str, lang: str, **params: Any) -> str:
     return MESSAGES.get(kind, MESSAGES["invalid"])[lang].format(**params)
 
 
+def _is_label(value: Any) -> bool:
+    """A label as forms write them: text, or text by language."""
+    return isinstance(value, str) or (isinstance(value, dict) and all(isinstance(v, str) for v in value.values()))
+
+
+def _variable_labels(path: Path) -> dict[str, dict[str, Any]]:
+    """The `properties` of forms/_variables.json, checked at start (a wrong shape would fail every page)."""
+    document = json.loads(path.read_text("utf-8"))
+    properties = document.get("properties") if isinstance(document, dict) else None
+    if not isinstance(properties, dict):
+        raise ValueError(f"{path}: expected an object with 'properties', like a form's schema")
+    for name, entry in properties.items():
+        entry = entry if isinstance(entry, dict) else {"title": None}
+        labels = entry.get("x-enum-labels", {})
+        if (not _is_label(entry.get("title", "")) or not isinstance(labels, dict)
+                or not all(_is_label(label) for label in labels.values())):
+            raise ValueError(f"{path}: variable {name!r} needs a 'title' and optional 'x-enum-labels', each a label "
+                             "(text, or text by language)")
+    return dict(properties)
+
+
 class FormService:
     """Form definitions loaded once from a directory."""
 
@@ -94,7 +115,7 @@ class FormService:
         self.variables: dict[str, dict[str, Any]] = {}
         for path in sorted(Path(forms_dir).glob("*.json")):
             if path.name == VARIABLES_FILE:
-                self.variables = dict(json.loads(path.read_text("utf-8")).get("properties") or {})
+                self.variables = _variable_labels(path)
                 continue
             form = json.loads(path.read_text("utf-8"))
             self.forms[form.get("key", path.stem)] = form

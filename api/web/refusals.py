@@ -11,12 +11,13 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, redirect, request, url_for
+from flask import Response
 from flask_babel import gettext as _
 
 from engine.errors import AuthenticationFailed, ModelProblem, OpsflowError
 
 from ..problems import status_of
+from ..security import login_redirect
 from .base import error_page, web
 from .filters import bilingual, state_label
 
@@ -66,7 +67,7 @@ def refusal(exc: OpsflowError) -> str:
 @web.errorhandler(OpsflowError)
 def _engine_error(exc: OpsflowError) -> Response:
     if isinstance(exc, AuthenticationFailed):
-        return redirect(url_for("web.auth.login", next=request.full_path.rstrip("?")))  # type: ignore[return-value]
+        return login_redirect()  # type: ignore[return-value]
     return error_page(status_of(exc), refusal(exc))
 
 
@@ -99,23 +100,39 @@ def model_problem_templates() -> dict[str, str]:
         "not_bpmn": _("This is not a BPMN or DMN document (its root element is %(root)s).", root="{root}"),
         "not_utf8": _("The file is not UTF-8 encoded."),
         "no_files": _("Upload at least one .bpmn file."),
+        "not_executable": _("No executable process: %(processes)s is marked isExecutable=\"false\" (tick "
+                            "“Executable” in the process's properties).", processes="{processes}"),
+        "no_process": _("The files contain no BPMN process."),
+        "timer_not_evaluable": _("The start timer's expression cannot be evaluated: %(detail)s", detail="{detail}"),
+        "file_unreadable": _("The engine cannot read this file: %(detail)s", detail="{detail}"),
     }
 
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
+def translated_problem(problem: ModelProblem) -> str | None:
+    """A deploy problem in the page's language, or None when it cannot be said so: SpiffWorkflow's own findings
+    (no reason), a reason without a template, or a template whose params are not all given. The same rule as
+    `translated` in js/editor/problems.js."""
+    templates = model_problem_templates()
+    template = templates.get(problem.reason or "")
+    if template is None:
+        return None
+    params = problem.params or {}
+    names = _PLACEHOLDER.findall(template)
+    if any(params.get(name) is None for name in names):
+        return None
+    text = _PLACEHOLDER.sub(lambda m: str(params[m.group(1)]), template)
+    return f"{text} {templates['juel_hint']}" if params.get("juel") else text
+
+
 @web.app_template_filter("problem_text")
 def model_problem_text(problem: ModelProblem) -> str:
-    """A deploy problem in the page's language; SpiffWorkflow's own findings (no reason) as it words them.
-    The same rule as `text` in js/editor/problems.js."""
-    templates = model_problem_templates()
-    params = problem.params or {}
-    key = problem.reason or ""
-    if key == "script_cannot_run" and params.get("line"):
-        key = "script_cannot_run_line"
-    template = templates.get(key)
-    if template is None:
-        return problem.message
-    text = _PLACEHOLDER.sub(lambda m: str(params.get(m.group(1), m.group(0))), template)
-    return f"{text} {templates['juel_hint']}" if params.get("juel") else text
+    """A deploy problem in the page's language where it can be, else as the engine words it (English)."""
+    return translated_problem(problem) or problem.message
+
+
+@web.app_template_test("translated_problem")
+def is_translated_problem(problem: ModelProblem) -> bool:
+    return translated_problem(problem) is not None

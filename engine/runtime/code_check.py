@@ -56,6 +56,7 @@ def code_problems(spec: Any, subprocess_specs: dict[str, Any]) -> list[ModelProb
                 hint = " (expressions are Python: write not, and, or instead of !, &&, ||)" if juel else ""
                 problems.append(ModelProblem(
                     f"the {what}{where} cannot run: {refused.message}{hint}", element_id=element_id,
-                    reason="script_cannot_run" if target is None else "condition_cannot_run",
+                    reason="condition_cannot_run" if target is not None else
+                    "script_cannot_run_line" if line else "script_cannot_run",
                     params={"target": target, "line": line, "detail": refused.message, "juel": juel}))
     return problems

@@ -146,7 +146,10 @@ def compile_bundle(sources: list[SourceFile], only: str | None = None) -> list[C
             if non_exec
             else "the bundle contains no BPMN process"
         )
-        raise InvalidModel("nothing to deploy", [ModelProblem(why, element_id=non_exec[0] if non_exec else None)])
+        problem = (ModelProblem(why, element_id=non_exec[0], reason="not_executable",
+                                params={"processes": ", ".join(non_exec)})
+                   if non_exec else ModelProblem(why, reason="no_process"))
+        raise InvalidModel("nothing to deploy", [problem])
     text_by_name = {s.name: s.text for s in sources}
     compiled = []
     for pid in process_ids:

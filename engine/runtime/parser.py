@@ -210,8 +210,9 @@ def build_parser(sources: list[SourceFile]) -> OpsflowParser:
                 problem.element_id = _element_at_line(source.root, problem.line)
             problems.append(problem)
         except (KeyError, ValueError, TypeError, AttributeError) as exc:  # the library's own parsing bugs
-            problems.append(ModelProblem(f"the engine cannot read this file ({type(exc).__name__}: {exc})",
-                                         file_name=source.name))
+            detail = f"{type(exc).__name__}: {exc}"
+            problems.append(ModelProblem(f"the engine cannot read this file ({detail})", file_name=source.name,
+                                         reason="file_unreadable", params={"detail": detail}))
     if problems:
         raise InvalidModel("the bundle is not valid BPMN/DMN", problems)
     return parser

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from api import create_app
+from api.security import SESSION_TOKEN
 from tests.api.conftest import PASSWORD, Client, assert_problem, cheap_passwords
 
 
@@ -104,5 +105,12 @@ def test_the_openapi_document_and_docs_page_need_credentials_like_every_call(api
     assert signed_in.status_code == 200
     assert api.client.get("/api/docs").status_code == 200  # the page, and the document it loads, by cookie
     assert api.client.get("/api/openapi.json").json["info"]["title"] == document["info"]["title"]
+    # a session that has since ended (signed out elsewhere, expired, revoked): sign in again, as on every page
+    with api.client.session_transaction() as cookie:
+        cookie[SESSION_TOKEN] = "a-token-that-ended"
+    for path in ("/api/docs", "/inbox"):
+        again = api.client.get(path)
+        assert again.status_code == 302 and again.headers["Location"].endswith(f"/login?next={path}"), path
+    assert_problem(api.client.get("/api/openapi.json"), 401, "unauthenticated")
 
 

@@ -114,6 +114,8 @@ def test_server_problems_are_listed_and_marked_at_their_element(browser_page: An
     page.page.wait_for_selector("#editor-problems:not([hidden]) li.problem")
     item = page.page.locator(f'#editor-problems li.problem[data-element-id="{element_id}"]')
     assert says in (item.text_content() or "")  # the page's language (the API's detail stays English)
+    title = page.page.text_content("#editor-problems .editor-problems-title") or ""
+    assert title == {"en-US": "The diagram cannot be deployed:", "zh-CN": "流程图无法部署："}[locale]
     assert page.page.locator(f'.djs-element.of-problem[data-element-id="{element_id}"]').count() == 1
     assert page.page.locator(".problem-badge").count() >= 1
     page.page.evaluate("window.opsflowEditor.modeler.get('selection').select(null)")

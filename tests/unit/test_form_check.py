@@ -101,3 +101,24 @@ def test_form_service_still_refuses_with_messages() -> None:
     with pytest.raises(ValidationFailed) as missing:
         forms.clean("bench_first", {}, "en")
     assert missing.value.errors["choice"] == ["This field is required"]
+
+
+@pytest.mark.parametrize("document", [
+    [],  # not an object
+    {"labels": {}},  # no properties
+    {"properties": {"approval_level": "审批层级"}},  # an entry that is no object
+    {"properties": {"approval_level": {"title": ["审批层级"]}}},
+    {"properties": {"approval_level": {"title": "审批层级", "x-enum-labels": ["部门经理"]}}},
+    {"properties": {"approval_level": {"title": "审批层级", "x-enum-labels": {"dept_manager": {"zh": 1}}}}},
+])
+def test_a_variable_labels_file_of_the_wrong_shape_is_refused_when_forms_load(tmp_path: Path, document: object) -> None:
+    (tmp_path / VARIABLES_FILE).write_text(json.dumps(document), "utf-8")
+    with pytest.raises(ValueError, match=VARIABLES_FILE):
+        FormService(tmp_path)
+
+
+def test_variable_labels_load_beside_the_forms(tmp_path: Path) -> None:
+    labels = {"title": {"zh": "审批层级", "en": "Approval level"}, "x-enum-labels": {"dept_manager": "部门经理"}}
+    (tmp_path / VARIABLES_FILE).write_text(json.dumps({"properties": {"approval_level": labels}}), "utf-8")
+    forms = FormService(tmp_path)
+    assert forms.variables == {"approval_level": labels} and forms.forms == {}

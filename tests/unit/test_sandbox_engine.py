@@ -95,7 +95,8 @@ def test_code_that_cannot_run_is_refused_at_deploy_with_its_element(engine, wher
         (problem,) = err.value.problems
         assert problem.element_id == "gw" and problem.message.startswith(says), problem.message
         # said again in the editor's language from these (api/web/refusals.py)
-        assert problem.reason == ("condition_cannot_run" if where == "gateway" else "script_cannot_run")
+        assert problem.reason == ("condition_cannot_run" if where == "gateway" else "script_cannot_run_line")
+        assert problem.params.get("line") == (None if where == "gateway" else code.count("\n") + 1)
         assert problem.params is not None and problem.params["detail"] in problem.message
         assert problem.params["juel"] == ("!approved" in code)
         assert problem.params["target"] == ("end" if where == "gateway" else None)

@@ -107,7 +107,9 @@ export class Actions {
     const { status, body } = answer;
     if (status === 422) {
       const title = body.problems ? s.problemsTitle : s.invalidUpload;
-      this.problems.show(`${title} ${body.detail || ""}`.trim(), problemsOf(body));
+      const problems = problemsOf(body);
+      const summary = this.problems.allTranslated(problems) ? "" : body.detail || "";
+      this.problems.show(`${title} ${summary}`.trim(), problems);
       hideStatus(); // the problem list says it all, at the elements
     } else if (status === 401) {
       showStatus("error", s.signedOut);

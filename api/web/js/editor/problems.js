@@ -33,16 +33,27 @@ export class Problems {
     this.box.querySelector(".editor-problem-list").replaceChildren();
   }
 
-  // A problem in the page's language: opsflow's own rules come with a reason and params (the page's strings hold
-  // the templates, from api/web/refusals.py, which fills them the same way); SpiffWorkflow's findings as worded.
-  text(problem) {
+  // A problem in the page's language, or null when it cannot be said so: opsflow's own rules come with a reason
+  // and params (the page's strings hold the templates, from api/web/refusals.py, whose `translated_problem` is
+  // the same rule); SpiffWorkflow's findings have no reason, and a template needs every one of its params.
+  translated(problem) {
     const templates = this.strings.reasons || {};
     const params = problem.params || {};
-    const key = problem.reason === "script_cannot_run" && params.line ? "script_cannot_run_line" : problem.reason;
-    const template = key ? templates[key] : undefined;
-    if (!template) return problem.message;
-    const text = template.replace(/\{(\w+)\}/g, (whole, name) => (params[name] ?? whole));
+    const template = problem.reason ? templates[problem.reason] : undefined;
+    if (!template) return null;
+    const names = [...template.matchAll(/\{(\w+)\}/g)].map((match) => match[1]);
+    if (names.some((name) => params[name] === undefined || params[name] === null)) return null;
+    const text = template.replace(/\{(\w+)\}/g, (whole, name) => String(params[name]));
     return params.juel ? `${text} ${templates.juel_hint}` : text;
+  }
+
+  text(problem) {
+    return this.translated(problem) ?? problem.message;
+  }
+
+  // Whether every problem can be said in the page's language (the server's English summary is then left out).
+  allTranslated(problems) {
+    return problems.length > 0 && problems.every((problem) => this.translated(problem) !== null);
   }
 
   // problems: [{message, element_id?, file_name?, line?, reason?, params?}]
