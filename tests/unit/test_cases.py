@@ -222,3 +222,35 @@ def test_the_workflow_cache_keeps_open_cases_and_lets_go_of_ended_ones(approval:
     assert cancelled.state == InstanceState.CANCELLED and to_cancel.id not in cached
     # an ended case is still read in full from its rows
     assert approval.instances.get(done.id, ADMIN).data == done.data
+
+
+def test_a_case_is_seen_by_who_started_it_was_assigned_it_or_is_offered_its_open_tasks(engine: Engine) -> None:
+    """The four ways into "my cases" (engine.access.took_part), each found by its own index; a case once
+    offered to a group is no longer theirs when the task is done, but stays with whoever did it."""
+    engine.definitions.deploy(fixture_files("inbox_dispatch.bpmn"), OWNER)
+
+    def dispatch(users: str = "", groups: str = "", handler: str = "") -> str:
+        data = {"handler": handler, "users": users, "groups": groups, "priority": 10, "due": "2031-01-01T00:00:00Z"}
+        return engine.instances.start("inbox_dispatch", data, ALICE).id
+
+    def sees(actor: object) -> set[str]:
+        listed = {c.id for c in engine.instances.list(actor).items}  # type: ignore[arg-type]
+        for case_id in cases.values():
+            try:
+                engine.instances.get(case_id, actor)  # type: ignore[arg-type]
+                assert case_id in listed, "readable but not listed"
+            except PermissionDenied:
+                assert case_id not in listed, "listed but not readable"
+        return {name for name, case_id in cases.items() if case_id in listed}
+
+    cases = {"to_dave": dispatch(users="dave"), "to_workers": dispatch(groups="workers"),
+             "assigned_bob": dispatch(handler="bob")}
+    assert sees(ALICE) == set(cases)  # started them all
+    assert sees(DAVE) == {"to_dave", "to_workers"}
+    assert sees(CAROL) == {"to_workers"}
+    assert sees(BOB) == {"assigned_bob"}
+    (task,) = engine.instances.get(cases["to_workers"], ADMIN).open_tasks
+    engine.tasks.complete(task.id, {}, CAROL)
+    assert sees(CAROL) == {"to_workers"}  # she did its task
+    assert sees(DAVE) == {"to_dave"}  # offered to his group no longer: the task is done
+    assert engine.instances.list(ADMIN, only_involved=True).total == 0

@@ -58,10 +58,9 @@ CASES = [
          ("ix_human_task_state_created",)),
     Case("inbox: text search", lambda e, ids: e.inbox.query(BOB, q="INC"), ("ix_human_task_state_created",)),
     Case("inbox: tab counts", lambda e, ids: e.inbox.counts(CAROL), ()),
-    # "started by me OR a task of it involves me": the EXISTS branch cannot drive the search, so SQLite reads
-    # every case and probes its tasks by ix_human_task_instance (as before 0006; a UNION would fix it).
-    Case("cases: mine (took part)", lambda e, ids: e.instances.list(BOB), ("ix_human_task_instance",),
-         scans=("process_instance",)),
+    # "started by me, assigned to me, or offered to me or my groups": a union of lookups, each by its index
+    Case("cases: mine (took part)", lambda e, ids: e.instances.list(BOB),
+         ("ix_process_instance_started_by", "ix_human_task_assignee_state", "ix_human_task_candidate_lookup")),
     Case("cases: by process", lambda e, ids: e.instances.list(ADMIN, key="approval"), ("ix_process_instance_key_state",)),
     Case("cases: by process and state", lambda e, ids: e.instances.list(ADMIN, key="approval", state="running"),
          ("ix_process_instance_key_state",)),
