@@ -79,7 +79,8 @@ class Authenticator:
                 revoked_by=None,
             )
             session.add(row)
-            session.execute(delete(LoginFailure).where(LoginFailure.username == username, LoginFailure.address == address))
+            session.execute(
+                delete(LoginFailure).where(LoginFailure.username == username, LoginFailure.address == address))
             if rehash:
                 session.execute(update(User).where(User.id == user_id).values(password_hash=rehash))
             session.flush()

@@ -97,7 +97,8 @@ def test_failed_logins_are_throttled_per_address(api: Client) -> None:
     assert _sign_in(api, "dave", PASSWORD, "10.2.2.2").status_code == 201
 
 
-def test_behind_a_trusted_proxy_the_forwarded_address_is_counted(app: Flask, settings: Settings, engine: Engine) -> None:
+def test_behind_a_trusted_proxy_the_forwarded_address_is_counted(app: Flask, settings: Settings,
+                                                                 engine: Engine) -> None:
     """With OPSFLOW_PROXY_COUNT=1 the address is the one the proxy forwards, so people behind the proxy
     are told apart; without it, X-Forwarded-For is the client's own claim and ignored."""
     def attempts(client_of: Flask, forwarded: str, password: str) -> int:
