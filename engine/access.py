@@ -37,7 +37,8 @@ def took_part(actor: Actor) -> ColumnElement[bool]:
 
     Whoever completes a task is its assignee from then on (TaskService.complete), so completed tasks are
     found by the assignee. Written as a union of lookups that each have their index (started_by, assignee,
-    candidate): the cases are found from the actor, not by reading every case and probing its tasks."""
+    candidate): the cases are found from the actor, not by reading every case and probing its tasks. To test
+    one case, `check_can_see_case` uses the same rule correlated to that case."""
     open_states = [TaskState.OPEN, TaskState.CLAIMED]
     offered = select(HumanTask.instance_id).join(TaskCandidate, TaskCandidate.task_id == HumanTask.id)
     involved = union(
@@ -51,11 +52,24 @@ def took_part(actor: Actor) -> ColumnElement[bool]:
     return ProcessInstance.id.in_(involved)
 
 
+def _took_part_in_this_case(actor: Actor) -> ColumnElement[bool]:
+    """`took_part` for a case already chosen: the same rule, correlated, so it reads only that case's tasks
+    (the union above would gather every case of the actor's groups to test one)."""
+    return or_(
+        ProcessInstance.started_by == actor.username,
+        exists(select(HumanTask.id).where(
+            HumanTask.instance_id == ProcessInstance.id,
+            or_(HumanTask.assignee == actor.username,
+                HumanTask.state.in_([TaskState.OPEN, TaskState.CLAIMED]) & offered_to(actor)),
+        )),
+    )
+
+
 def check_can_see_case(session: Session, row: Any, actor: Actor) -> None:
     if sees_everything(actor):
         return
     visible = session.execute(
-        select(ProcessInstance.id).where(ProcessInstance.id == row.id, took_part(actor))
+        select(ProcessInstance.id).where(ProcessInstance.id == row.id, _took_part_in_this_case(actor))
     ).scalar_one_or_none()
     if visible is None:
         raise PermissionDenied("you may only see cases you started or took part in", reason="case_not_visible")

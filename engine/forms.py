@@ -70,10 +70,13 @@ def language_of(accept: str | None, default: str = "zh") -> str:
     return default
 
 
+_LABEL_KEYS = frozenset({*LANGUAGES, "zh-CN"})
+
+
 def localize(value: Any, lang: str) -> Any:
     """Pick the language from {"zh":..,"en":..} dicts anywhere in a structure."""
     if isinstance(value, dict):
-        if value and set(value) <= set(LANGUAGES) | {"zh-CN"}:
+        if value and set(value) <= _LABEL_KEYS:
             return value.get(lang) or value.get("zh-CN") or value.get("en") or next(iter(value.values()))
         return {k: localize(v, lang) for k, v in value.items()}
     if isinstance(value, list):
@@ -86,8 +89,9 @@ def _message(kind: str, lang: str, **params: Any) -> str:
 
 
 def _is_label(value: Any) -> bool:
-    """A label as forms write them: text, or text by language."""
-    return isinstance(value, str) or (isinstance(value, dict) and all(isinstance(v, str) for v in value.values()))
+    """A label as forms write them: text, or text by language (the languages `localize` picks from)."""
+    return isinstance(value, str) or (isinstance(value, dict) and bool(value) and set(value) <= _LABEL_KEYS
+                                      and all(isinstance(v, str) for v in value.values()))
 
 
 def _variable_labels(path: Path) -> dict[str, dict[str, Any]]:
@@ -99,7 +103,7 @@ def _variable_labels(path: Path) -> dict[str, dict[str, Any]]:
     for name, entry in properties.items():
         entry = entry if isinstance(entry, dict) else {"title": None}
         labels = entry.get("x-enum-labels", {})
-        if (not _is_label(entry.get("title", "")) or not isinstance(labels, dict)
+        if (not _is_label(entry.get("title")) or not isinstance(labels, dict)
                 or not all(_is_label(label) for label in labels.values())):
             raise ValueError(f"{path}: variable {name!r} needs a 'title' and optional 'x-enum-labels', each a label "
                              "(text, or text by language)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 from datetime import datetime, timedelta
@@ -27,6 +28,20 @@ KINDS = ("bearer", "session")
 BAD_CREDENTIALS = "wrong username or password"
 
 
+def counted_origin(address: str) -> str:
+    """Where sign-ins are counted from: the address, but for IPv6 its /64, which one host or household is
+    routinely given whole (counting single IPv6 addresses would give one attacker unlimited addresses)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 class Authenticator:
     db: Database
     audit: AuditLog
@@ -37,8 +52,9 @@ class Authenticator:
         """Check a password and issue a token. Raises LoginThrottled, AuthenticationFailed (both audited)."""
         assert kind in KINDS
         address = (address or "unknown")[:64]
+        origin = counted_origin(address)
         now = utcnow()
-        self._count_attempt(username, address, now)
+        self._count_attempt(username, origin, address, now)
         with self.db.reading() as session:
             user = find_user(session, username)
             stored = user.password_hash if user is not None else None
@@ -47,24 +63,24 @@ class Authenticator:
             self._record_failure(username, address, "inactive" if ok else "bad_credentials")
             raise AuthenticationFailed(BAD_CREDENTIALS)
         rehash = self.passwords.hash(password) if stored and self.passwords.needs_rehash(stored) else None
-        return self._issue(user.id, username, address, kind, now, rehash)
+        return self._issue(user.id, username, origin, kind, now, rehash)
 
-    def _count_attempt(self, username: str, address: str, now: datetime) -> None:
+    def _count_attempt(self, username: str, origin: str, address: str, now: datetime) -> None:
         """Check the limits and count this attempt as a failure, in one serialized transaction, before the
         password is checked: sign-ins sent in parallel cannot all pass the check before any of them is counted.
-        A sign-in that succeeds takes back the account's failures from its address (`_issue`); those from
+        A sign-in that succeeds takes back the account's failures from its origin (`_issue`); those from
         elsewhere stay counted. Raises LoginThrottled."""
         with self.db.transaction() as session:
             if not self.db.is_sqlite:  # SQLite's write transactions are serialized already
                 session.execute(text("LOCK TABLE login_failure IN SHARE ROW EXCLUSIVE MODE"))
-            retry_after = self._retry_after(session, username, address, now)
+            retry_after = self._retry_after(session, username, origin, now)
             if retry_after is None:
-                session.add(LoginFailure(username=username[:200], address=address, occurred_at=now))
+                session.add(LoginFailure(username=username[:200], address=origin, occurred_at=now))
         if retry_after is not None:
             self._record_failure(username, address, "throttled")
             raise LoginThrottled(f"too many failed sign-ins; try again in {retry_after} seconds", retry_after)
 
-    def _issue(self, user_id: int, username: str, address: str, kind: str, now: datetime,
+    def _issue(self, user_id: int, username: str, origin: str, kind: str, now: datetime,
                rehash: str | None) -> IssuedToken:
         token = new_token()
         expires = now + timedelta(hours=self.settings.token_ttl_hours)
@@ -80,7 +96,7 @@ class Authenticator:
             )
             session.add(row)
             session.execute(
-                delete(LoginFailure).where(LoginFailure.username == username, LoginFailure.address == address))
+                delete(LoginFailure).where(LoginFailure.username == username, LoginFailure.address == origin))
             if rehash:
                 session.execute(update(User).where(User.id == user_id).values(password_hash=rehash))
             session.flush()
@@ -92,20 +108,21 @@ class Authenticator:
             )
             return IssuedToken(row.id, token, kind, username, expires)
 
-    def _retry_after(self, session: Session, username: str, address: str, now: datetime) -> int | None:
+    def _retry_after(self, session: Session, username: str, origin: str, now: datetime) -> int | None:
         """Seconds until enough counted failures leave the window, if an attempt now would be over a limit.
 
-        Three limits (Settings): one account from one address (`login_max_failures`), one account from
-        anywhere (`login_max_failures_per_user`) and one address for any account
-        (`login_max_failures_per_address`). A refused attempt is not counted, so one address adds at most
-        `login_max_failures` to an account's count: it cannot lock the account out for everyone else, and
-        a few typing mistakes behind an office's shared address do not lock out the whole office."""
+        Three limits (Settings): one account from one origin (`login_max_failures`), one account from
+        anywhere (`login_max_failures_per_user`) and one origin for any account
+        (`login_max_failures_per_address`). A refused attempt is not counted, so one origin adds at most
+        `login_max_failures` to an account's count: it alone cannot lock the account out for everyone else,
+        and a few typing mistakes behind an office's shared address do not lock out the whole office.
+        An origin is an address, or an IPv6 host's whole /64 (`counted_origin`)."""
         settings = self.settings
         window_start = now - timedelta(seconds=settings.login_window_seconds)
         limits = (
-            ((LoginFailure.username == username, LoginFailure.address == address), settings.login_max_failures),
+            ((LoginFailure.username == username, LoginFailure.address == origin), settings.login_max_failures),
             ((LoginFailure.username == username,), settings.login_max_failures_per_user),
-            ((LoginFailure.address == address,), settings.login_max_failures_per_address),
+            ((LoginFailure.address == origin,), settings.login_max_failures_per_address),
         )
         waits = []
         for conditions, limit in limits:

@@ -15,6 +15,7 @@ from werkzeug.test import TestResponse
 
 from api import create_app
 from engine.core import Engine
+from engine.identity.authn import counted_origin
 from engine.identity.models import ApiToken
 from engine.settings import Settings
 from engine.views import AuditType
@@ -80,6 +81,21 @@ def test_one_address_cannot_lock_an_account_out_for_everyone(api: Client) -> Non
     for _ in range(10):  # refused attempts are not counted: this address adds 3 to bob's count
         _sign_in(api, "bob", "nope", "10.6.6.6")
     assert _sign_in(api, "bob", PASSWORD, "10.0.0.1").status_code == 201
+
+
+def test_an_ipv6_host_is_counted_by_its_whole_64_not_address_by_address(api: Client) -> None:
+    for host in ("2001:db8:0:1::a", "2001:db8:0:1::b", "2001:db8:0:1:ffff::c"):  # one /64: one origin
+        assert_problem(_sign_in(api, "bob", "nope", host), 401)
+    assert_problem(_sign_in(api, "bob", PASSWORD, "2001:db8:0:1::d"), 429)
+    assert _sign_in(api, "bob", PASSWORD, "2001:db8:0:2::a").status_code == 201
+
+
+@pytest.mark.parametrize(("address", "origin"), [
+    ("10.1.2.3", "10.1.2.3"), ("2001:db8:0:1:2:3:4:5", "2001:db8:0:1::/64"), ("::ffff:10.1.2.3", "10.1.2.3"),
+    ("unknown", "unknown"),
+])
+def test_sign_ins_are_counted_by_origin(address: str, origin: str) -> None:
+    assert counted_origin(address) == origin
 
 
 def test_failed_logins_from_many_addresses_throttle_the_account_everywhere(api: Client) -> None:

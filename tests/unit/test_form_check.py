@@ -110,6 +110,10 @@ def test_form_service_still_refuses_with_messages() -> None:
     {"properties": {"approval_level": {"title": ["审批层级"]}}},
     {"properties": {"approval_level": {"title": "审批层级", "x-enum-labels": ["部门经理"]}}},
     {"properties": {"approval_level": {"title": "审批层级", "x-enum-labels": {"dept_manager": {"zh": 1}}}}},
+    {"properties": {"approval_level": {"title": {"fr": "Niveau"}}}},  # no language the pages speak
+    {"properties": {"approval_level": {"title": {}}}},
+    {"properties": {"approval_level": {"x-enum-labels": {"dept_manager": "部门经理"}}}},  # no title
+    {"properties": {"approval_level": {"title": "审批层级", "x-enum-labels": {"dept_manager": {}}}}},
 ])
 def test_a_variable_labels_file_of_the_wrong_shape_is_refused_when_forms_load(tmp_path: Path, document: object) -> None:
     (tmp_path / VARIABLES_FILE).write_text(json.dumps(document), "utf-8")

@@ -245,6 +245,17 @@ def test_every_statement_of_a_use_case_reads_through_an_index(populated: Engine,
     assert set(case.indexes) <= used, f"expected {case.indexes}, plans used {sorted(used)}"
 
 
+def test_seeing_one_case_reads_that_case_not_all_cases_of_the_actors_groups(populated: Engine, ids: dict[str, str],
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The visibility check of one case probes that case's tasks; gathering every case offered to the actor's
+    groups (the case list's union) would cost as much as the groups' open tasks, on every case page."""
+    with recorded(populated, monkeypatch) as seen:
+        populated.instances.get(ids["approval_case"], CAROL)  # offered to her group, not started by her
+    plans = [line for sql, params in explained(seen) for line in sqlite_plan(populated, sql, params)]
+    assert any("ix_human_task_instance" in line for line in plans)
+    assert not [line for line in plans if "UNION" in line or "ix_human_task_candidate_lookup" in line], plans
+
+
 def test_the_index_set_is_the_one_the_plans_rely_on(populated: Engine) -> None:
     """The indexes of the hot tables, exactly: adding one costs every step a write, so it needs a query."""
     raw = populated.db.read_engine.raw_connection()
