@@ -42,6 +42,8 @@ class Settings:
     login_max_failures_per_user: int = 20
     login_max_failures_per_address: int = 100
     login_window_seconds: int = 900
+    # The per-account limit spares an origin the account signed in from within this many days (0: none)
+    login_known_origin_days: int = 30
     default_language: str = "zh"
     # Background jobs (timers): lease a worker holds a claimed job, tries before an incident, first backoff
     job_lease_seconds: float = 60.0
@@ -63,8 +65,9 @@ class Settings:
                      "login_window_seconds"):
             if getattr(self, name) < 1:
                 raise ValueError(f"OPSFLOW_{name.upper()} must be at least 1, not {getattr(self, name)}")
-        if self.proxy_count < 0:
-            raise ValueError(f"OPSFLOW_PROXY_COUNT must be 0 or more, not {self.proxy_count}")
+        for name in ("proxy_count", "login_known_origin_days"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"OPSFLOW_{name.upper()} must be 0 or more, not {getattr(self, name)}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -7,7 +7,8 @@ import logging
 import math
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, exists, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from engine.audit import AuditLog
@@ -19,7 +20,7 @@ from engine.views import Actor, AuditType, Role
 
 from .credentials import Passwords, new_token, token_digest
 from .errors import LoginThrottled
-from .models import ApiToken, LoginFailure, User
+from .models import ApiToken, LoginFailure, LoginOrigin, User
 from .rows import actor_of, find_user, load_view
 from .views import IssuedToken, Principal, TokenView
 
@@ -97,6 +98,7 @@ class Authenticator:
             session.add(row)
             session.execute(
                 delete(LoginFailure).where(LoginFailure.username == username, LoginFailure.address == origin))
+            self._remember_origin(session, user_id, origin, now)
             if rehash:
                 session.execute(update(User).where(User.id == user_id).values(password_hash=rehash))
             session.flush()
@@ -108,6 +110,24 @@ class Authenticator:
             )
             return IssuedToken(row.id, token, kind, username, expires)
 
+    def _remember_origin(self, session: Session, user_id: int, origin: str, now: datetime) -> None:
+        """Record (or refresh) a successful sign-in's origin; two at once from one origin are one row."""
+        insert = (sqlite if self.db.is_sqlite else postgresql).insert(LoginOrigin)
+        session.execute(
+            insert.values(user_id=user_id, origin=origin, last_success_at=now).on_conflict_do_update(
+                index_elements=["user_id", "origin"], set_={"last_success_at": now})
+        )
+
+    def _known_origin(self, session: Session, username: str, origin: str, now: datetime) -> bool:
+        """Whether the account signed in successfully from `origin` within `login_known_origin_days`."""
+        days = self.settings.login_known_origin_days
+        if days == 0:
+            return False
+        return bool(session.execute(select(exists().where(
+            LoginOrigin.user_id == User.id, User.username == username, LoginOrigin.origin == origin,
+            LoginOrigin.last_success_at > now - timedelta(days=days),
+        ))).scalar())
+
     def _retry_after(self, session: Session, username: str, origin: str, now: datetime) -> int | None:
         """Seconds until enough counted failures leave the window, if an attempt now would be over a limit.
 
@@ -116,14 +136,17 @@ class Authenticator:
         (`login_max_failures_per_address`). A refused attempt is not counted, so one origin adds at most
         `login_max_failures` to an account's count: it alone cannot lock the account out for everyone else,
         and a few typing mistakes behind an office's shared address do not lock out the whole office.
-        An origin is an address, or an IPv6 host's whole /64 (`counted_origin`)."""
+        An origin is an address, or an IPv6 host's whole /64 (`counted_origin`). The per-account limit does
+        not apply at an origin the account signed in from lately (`_known_origin`): failures from several
+        addresses throttle the account everywhere but where its owner works."""
         settings = self.settings
         window_start = now - timedelta(seconds=settings.login_window_seconds)
-        limits = (
+        limits = [
             ((LoginFailure.username == username, LoginFailure.address == origin), settings.login_max_failures),
-            ((LoginFailure.username == username,), settings.login_max_failures_per_user),
             ((LoginFailure.address == origin,), settings.login_max_failures_per_address),
-        )
+        ]
+        if not self._known_origin(session, username, origin, now):
+            limits.append(((LoginFailure.username == username,), settings.login_max_failures_per_user))
         waits = []
         for conditions, limit in limits:
             recent = select(LoginFailure.occurred_at).where(*conditions, LoginFailure.occurred_at > window_start)

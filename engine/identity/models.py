@@ -1,4 +1,4 @@
-"""Identity tables: users, groups, roles, API tokens and failed logins (migration 0002)."""
+"""Identity tables: users, groups, roles, API tokens and failed logins (migration 0002), known origins (0008)."""
 
 from __future__ import annotations
 
@@ -94,3 +94,14 @@ class LoginFailure(Base):
     username: Mapped[str] = mapped_column(String(200))
     address: Mapped[str] = mapped_column(String(64))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LoginOrigin(Base):
+    """Where an account last signed in successfully from (an address, or an IPv6 /64): failures from
+    elsewhere do not refuse its owner there (engine.identity.authn)."""
+
+    __tablename__ = "login_origin"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
+    origin: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_success_at: Mapped[datetime] = mapped_column(UTCDateTime)

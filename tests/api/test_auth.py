@@ -106,6 +106,34 @@ def test_failed_logins_from_many_addresses_throttle_the_account_everywhere(api: 
     assert _sign_in(api, "carol", PASSWORD, "10.0.0.1").status_code == 201
 
 
+def test_the_owner_is_not_locked_out_where_they_signed_in_before(api: Client) -> None:
+    """Failures from several addresses throttle the account everywhere but at an origin it signed in from
+    lately (the owner's desk); there the limit per account and address still holds."""
+    assert _sign_in(api, "bob", PASSWORD, "10.0.0.1").status_code == 201
+    for address in ("10.6.6.1", "10.6.6.2"):
+        for _ in range(3):
+            assert_problem(_sign_in(api, "bob", "nope", address), 401)
+    assert _sign_in(api, "bob", PASSWORD, "10.0.0.1").status_code == 201
+    assert_problem(_sign_in(api, "bob", PASSWORD, "10.0.0.2"), 429)
+    for _ in range(3):
+        assert_problem(_sign_in(api, "bob", "nope", "10.0.0.1"), 401)
+    assert_problem(_sign_in(api, "bob", PASSWORD, "10.0.0.1"), 429)
+
+
+def test_known_origins_can_be_switched_off(app: Flask, settings: Settings, engine: Engine) -> None:
+    strict = create_app(replace(settings, login_known_origin_days=0), engine, passwords=cheap_passwords())
+
+    def attempt(address: str, password: str) -> int:
+        return strict.test_client().post("/api/auth/tokens", json={"username": "bob", "password": password},
+                                         environ_base={"REMOTE_ADDR": address}).status_code
+
+    assert attempt("10.0.0.1", PASSWORD) == 201
+    for address in ("10.6.6.1", "10.6.6.2"):
+        for _ in range(3):
+            assert attempt(address, "nope") == 401
+    assert attempt("10.0.0.1", PASSWORD) == 429
+
+
 def test_failed_logins_are_throttled_per_address(api: Client) -> None:
     for name in ("x1", "x2", "x3", "x4", "x5", "x6"):
         assert_problem(_sign_in(api, name, "nope", "10.1.1.1"), 401)
@@ -133,7 +161,8 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_counted(app: Flask, set
 
 
 @pytest.mark.parametrize(("name", "value"), [("login_max_failures", "0"), ("login_max_failures_per_user", "0"),
-                                           ("login_window_seconds", "0"), ("proxy_count", "-1")])
+                                           ("login_window_seconds", "0"), ("proxy_count", "-1"),
+                                           ("login_known_origin_days", "-1")])
 def test_a_throttling_setting_out_of_range_is_refused_at_start(name: str, value: str) -> None:
     with pytest.raises(ValueError, match=f"OPSFLOW_{name.upper()} must be"):
         Settings.from_env({f"OPSFLOW_{name.upper()}": value})

@@ -15,6 +15,7 @@ from engine.identity.models import User
 from engine.settings import Settings
 from engine.views import Actor, AuditType
 from tests.api.conftest import cheap_passwords
+from tests.conftest import EngineFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 ORG_CHART = ROOT / "processes" / "org_chart.json"
@@ -126,3 +127,19 @@ def test_run_py_keeps_start_up_out_of_later_garbage_collections(tmp_path: Path, 
     finally:
         gc.unfreeze()  # the rest of the test session collects as usual
     assert len(seen) == 1 and seen[0] > 10_000  # modules, the app, its metadata
+
+
+def test_a_sign_in_remembers_its_origin_once_however_often(any_db_url: str, make_engine: EngineFactory) -> None:
+    """The known origin is one row per account and origin, refreshed by each sign-in (an upsert on both
+    databases), and goes with the account."""
+    from engine.identity.models import LoginOrigin
+
+    engine = make_engine(any_db_url)
+    identity = IdentityService(engine.db, engine.audit, engine.settings, passwords=cheap_passwords())
+    identity.create_user("kim", "long-enough-1")
+    for address in ("10.0.0.1", "10.0.0.1", "2001:db8:0:1::5", "2001:db8:0:1::6"):
+        identity.login("kim", "long-enough-1", address)
+    with engine.db.reading() as session:
+        rows = session.execute(select(LoginOrigin.origin, LoginOrigin.last_success_at)
+                               .order_by(LoginOrigin.origin)).all()
+    assert [origin for origin, _ in rows] == ["10.0.0.1", "2001:db8:0:1::/64"]
