@@ -92,13 +92,12 @@ def login_redirect() -> ResponseReturnValue:
 def _authenticate() -> ResponseReturnValue | None:
     if not request.path.startswith("/api") or _is_public():
         return None
-    if request.endpoint == _DOCS_PAGE and "Authorization" not in request.headers:
-        try:
-            _check_credentials()  # no session, or one that expired or was revoked: sign in again
-        except AuthenticationFailed:
-            return login_redirect()
-        return None
-    _check_credentials()
+    try:
+        _check_credentials()
+    except AuthenticationFailed:
+        if request.endpoint == _DOCS_PAGE and "Authorization" not in request.headers:
+            return login_redirect()  # a page: no session, or one that ended, signs in again
+        raise
     return None
 
 

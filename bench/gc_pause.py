@@ -2,10 +2,10 @@
 
 Run:  .venv/bin/python bench/gc_pause.py [--steps N]
 
-Each variant runs in its own process: the app is built and the company's processes deployed (what
-`run.py serve` has done before it serves), then cases of the bench flow are run through the engine, and a
-full collection (`gc.collect()`) is timed. A full collection walks every tracked object; without the freeze
-that includes all of start-up's (modules, the app, SQLAlchemy's metadata, parsed definitions), and CPython
+Each variant runs in its own process: the app is built, the bench flow deployed and a few of its cases run
+(start-up, as `run.py serve` has done it before it serves), then more cases are run through the engine, and
+a full collection (`gc.collect()`) is timed. A full collection walks every tracked object; without the freeze
+that includes all of start-up's (modules, the app, SQLAlchemy's metadata, the parsed definition), and CPython
 runs one whenever enough objects have outlived the younger generations, in the middle of some request.
 Prints one line per variant: tracked objects, median full-collection pause, and the automatic full
 collections the steps triggered.

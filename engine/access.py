@@ -19,15 +19,22 @@ def sees_everything(actor: Actor) -> bool:
     return actor.has_role(Role.AUDITOR, Role.ADMIN)
 
 
+OPEN_STATES = (TaskState.OPEN, TaskState.CLAIMED)
+
+
+def _candidate_user(actor: Actor) -> ColumnElement[bool]:
+    return (TaskCandidate.kind == "user") & (TaskCandidate.name == actor.username)
+
+
+def _candidate_group(actor: Actor) -> ColumnElement[bool]:
+    return (TaskCandidate.kind == "group") & TaskCandidate.name.in_(sorted(actor.groups) or [""])
+
+
 def offered_to(actor: Actor) -> ColumnElement[bool]:
     """SQL: the human task is offered to the actor (as a candidate user or through a group)."""
     return exists(
         select(TaskCandidate.task_id).where(
-            TaskCandidate.task_id == HumanTask.id,
-            or_(
-                (TaskCandidate.kind == "user") & (TaskCandidate.name == actor.username),
-                (TaskCandidate.kind == "group") & TaskCandidate.name.in_(sorted(actor.groups) or [""]),
-            ),
+            TaskCandidate.task_id == HumanTask.id, or_(_candidate_user(actor), _candidate_group(actor))
         )
     )
 
@@ -39,15 +46,13 @@ def took_part(actor: Actor) -> ColumnElement[bool]:
     found by the assignee. Written as a union of lookups that each have their index (started_by, assignee,
     candidate): the cases are found from the actor, not by reading every case and probing its tasks. To test
     one case, `check_can_see_case` uses the same rule correlated to that case."""
-    open_states = [TaskState.OPEN, TaskState.CLAIMED]
-    offered = select(HumanTask.instance_id).join(TaskCandidate, TaskCandidate.task_id == HumanTask.id)
+    offered = select(HumanTask.instance_id).join(TaskCandidate, TaskCandidate.task_id == HumanTask.id).where(
+        HumanTask.state.in_(OPEN_STATES))
     involved = union(
         select(ProcessInstance.id).where(ProcessInstance.started_by == actor.username),
         select(HumanTask.instance_id).where(HumanTask.assignee == actor.username),
-        offered.where(TaskCandidate.kind == "user", TaskCandidate.name == actor.username,
-                      HumanTask.state.in_(open_states)),
-        offered.where(TaskCandidate.kind == "group", TaskCandidate.name.in_(sorted(actor.groups) or [""]),
-                      HumanTask.state.in_(open_states)),
+        offered.where(_candidate_user(actor)),  # one branch each: each is a lookup of the candidate index
+        offered.where(_candidate_group(actor)),
     )
     return ProcessInstance.id.in_(involved)
 
@@ -60,7 +65,7 @@ def _took_part_in_this_case(actor: Actor) -> ColumnElement[bool]:
         exists(select(HumanTask.id).where(
             HumanTask.instance_id == ProcessInstance.id,
             or_(HumanTask.assignee == actor.username,
-                HumanTask.state.in_([TaskState.OPEN, TaskState.CLAIMED]) & offered_to(actor)),
+                HumanTask.state.in_(OPEN_STATES) & offered_to(actor)),
         )),
     )
 

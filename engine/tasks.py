@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from .access import (
+    OPEN_STATES,
     check_can_claim,
     check_can_complete,
     check_can_see_case,
@@ -23,8 +24,6 @@ from .presenters import task_view
 from .records import CaseRef, read_case, read_task, read_task_and_case_version, write_task
 from .steps import StepContext, StepRunner
 from .views import Actor, AuditType, InstanceState, InstanceView, Role, TaskState, TaskView
-
-OPEN_STATES = (TaskState.OPEN, TaskState.CLAIMED)
 
 
 def task_not_open(task: Any) -> Conflict:
