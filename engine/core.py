@@ -8,6 +8,7 @@ from .db.migrate import upgrade
 from .db.session import Database
 from .definitions import DefinitionService
 from .forms import FormService
+from .identity.org import OrgLookup
 from .inbox import InboxService
 from .incidents import IncidentService
 from .instances import InstanceService
@@ -41,6 +42,7 @@ class Engine:
         self.runtime = WorkflowRuntime(
             ScriptLimits(cpu_seconds=settings.script_cpu_seconds, memory_bytes=settings.script_memory_bytes),
             max_task_depth=settings.max_task_depth,
+            helpers={"unit_heads": OrgLookup(self.db).unit_heads},
         )
         self.cache = CaseCache(settings.workflow_cache_size)
         self.store = CaseStore(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, cast
 
 from sqlalchemy import create_engine
@@ -28,6 +29,8 @@ from sqlalchemy.pool import NullPool
 from .checkpoint import WalCheckpointer
 from .fast import CURSOR_KEY, FastSQL, translated_errors
 from .sqlite import ThreadWriters, sqlite_engine, sqlite_file
+
+_UNIT_OF_WORK: ContextVar[tuple[Database, Session] | None] = ContextVar("opsflow_unit_of_work", default=None)
 
 
 class _LazySession:
@@ -97,10 +100,22 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work: commit on success, roll back on any exception."""
-        if self._writers is not None:
-            with self._sqlite_transaction(self._writers) as session:
+        opened = self._sqlite_transaction(self._writers) if self._writers is not None else self._pg_transaction()
+        with opened as session:
+            token = _UNIT_OF_WORK.set((self, session))
+            try:
                 yield session
-            return
+            finally:
+                _UNIT_OF_WORK.reset(token)
+
+    def current_transaction(self) -> Session | None:
+        """The session of this database's unit of work open in this thread, if any: code deep inside a step
+        reads with it instead of taking a second connection, and sees what the step wrote."""
+        current = _UNIT_OF_WORK.get()
+        return current[1] if current is not None and current[0] is self else None
+
+    @contextmanager
+    def _pg_transaction(self) -> Iterator[Session]:
         with self.write_engine.connect() as connection:
             outer = connection.begin()
             session = self._writer(bind=connection)

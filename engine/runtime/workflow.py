@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -138,8 +139,9 @@ def _as_list(value: Any) -> list[str]:
 class WorkflowRuntime:
     """Runs workflows with the sandboxed script engine and turns library failures into our errors."""
 
-    def __init__(self, limits: ScriptLimits | None = None, max_task_depth: int = 5000) -> None:
-        self.script_engine = SandboxedScriptEngine(limits)
+    def __init__(self, limits: ScriptLimits | None = None, max_task_depth: int = 5000,
+                 helpers: Mapping[str, Callable[..., Any]] | None = None) -> None:
+        self.script_engine = SandboxedScriptEngine(limits, helpers)
         self.max_task_depth = max_task_depth
 
     # -- creating and moving -------------------------------------------------

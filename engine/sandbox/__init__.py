@@ -18,6 +18,10 @@ Helpers:
                                                 ISO-8601 duration, e.g. 'P1DT4H', 'PT30M',
                                                 for timer expressions
     json_dumps(obj, indent=None, sort_keys=False), json_loads(s)
+    unit_heads(username)                        the engine's org lookup (engine.identity.org): the
+                                                managers of the person's unit, else of the nearest unit
+                                                above with one, never the person; e.g.
+                                                camunda:candidateUsers="${unit_heads(requester)}"
 Builtins:
     len min max sum sorted reversed int float str bool dict list tuple set frozenset
     round abs any all range enumerate zip map filter isinstance divmod pow repr chr ord,

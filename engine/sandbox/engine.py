@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
@@ -27,9 +28,10 @@ class SandboxedScriptEngine(PythonScriptEngine):
     set `workflow.script_engine` after every restore (see `assert_sandboxed`).
     """
 
-    def __init__(self, limits: ScriptLimits | None = None) -> None:
+    def __init__(self, limits: ScriptLimits | None = None,
+                 helpers: Mapping[str, Callable[..., Any]] | None = None) -> None:
         self.limits = limits or ScriptLimits()
-        self.environment: SandboxEnvironment = SandboxEnvironment(self.limits)
+        self.environment: SandboxEnvironment = SandboxEnvironment(self.limits, helpers)
         super().__init__(environment=self.environment)
 
     def validate(self, expression: str) -> None:

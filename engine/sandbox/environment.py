@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import decimal
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
@@ -49,9 +49,15 @@ def _visible(data: Mapping[str, Any]) -> dict[str, Any]:
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     """Evaluates expressions and executes scripts under the sandbox policy and limits."""
 
-    def __init__(self, limits: ScriptLimits | None = None) -> None:
+    def __init__(self, limits: ScriptLimits | None = None,
+                 helpers: Mapping[str, Callable[..., Any]] | None = None) -> None:
+        """`helpers`: functions the host adds to what code can name (the engine's `unit_heads`)."""
         super().__init__({})
         self.limits = limits or ScriptLimits()
+        for name in helpers or {}:
+            if name.startswith("_") or name in FORBIDDEN_NAMES or name in SAFE_BUILTINS:
+                raise ValueError(f"{name!r} cannot be a diagram helper: it is private, forbidden or taken")
+        self.builtins = {**SAFE_BUILTINS, **helpers} if helpers else SAFE_BUILTINS
 
     def evaluate(
         self,
@@ -101,7 +107,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         code = compiled.code
         assert code is not None  # compiled without syntax error or refusal
         budget = Budget(self.limits)
-        names["__builtins__"] = SAFE_BUILTINS
+        names["__builtins__"] = self.builtins
         names["_tick_"] = budget.tick
         previous = enter_budget(budget)
         try:

@@ -20,6 +20,7 @@ from api import create_app
 from engine.identity import Passwords
 from engine.settings import Settings
 from tests.processes.driver import (
+    FindsTasks,
     FormValidationError,
     ModelIndex,
     NoSuchTask,
@@ -74,7 +75,7 @@ class ApiDriver:
         return ApiCase(self, key, response.json["id"], starter)
 
 
-class ApiCase:
+class ApiCase(FindsTasks):
     def __init__(self, driver: ApiDriver, key: str, instance_id: str, starter: str) -> None:
         self.driver, self.key, self.id, self.starter = driver, key, instance_id, starter
         self.done_by: dict[str, str] = {}
@@ -88,7 +89,7 @@ class ApiCase:
         return [
             OpenTask(element_id=t["element_id"], name=t["name"], candidate_groups=t["candidate_groups"],
                      assignee=t["assignee"], form_key=t.get("form_key"), due_date=t.get("due"),
-                     priority=t.get("priority"), process_key=t["key"])
+                     priority=t.get("priority"), process_key=t["key"], candidate_users=t["candidate_users"])
             for t in self._case()["open_tasks"]
         ]
 
@@ -112,6 +113,10 @@ class ApiCase:
     def _person_for(self, task: dict[str, Any], asked: str) -> str:
         if task["assignee"]:
             return task["assignee"]  # type: ignore[no-any-return]
+        if task["candidate_users"] and not task["candidate_groups"]:
+            offered = [u for u in task["candidate_users"] if u != self.starter]
+            assert offered, f"{task['element_id']} is offered to nobody but the starter"
+            return asked if asked in offered else offered[0]  # type: ignore[no-any-return]
         groups = set(task["candidate_groups"])
         if asked in self.driver.demo and self.driver.demo[asked] & groups:
             return asked

@@ -14,8 +14,9 @@ makes a waiting timer event due now, instead of waiting for it.
 
 It runs plain SpiffWorkflow 3.2 (CamundaParser + BpmnWorkflow) with the default script engine, extended
 with the helper functions the engine's sandbox provides to diagrams (now, today, timedelta,
-iso_duration, ...). Candidate groups / assignee / form keys / separation-of-duties are read from the
-BPMN XML with lxml, the way the engine's user-task parser extension does it.
+iso_duration, ...; `unit_heads` reads the org chart's demo users). Candidate groups and users, assignee,
+form keys and separation of duties are read from the BPMN XML with lxml, the way the engine's user-task parser
+extension does it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.util.task import TaskState
+
+from engine.identity.org import HEAD_ROLE, nearest_heads
 
 BPMN_NS = 'http://www.omg.org/spec/BPMN/20100524/MODEL'
 CAMUNDA_NS = 'http://camunda.org/schema/1.0/bpmn'
@@ -95,6 +98,22 @@ def iso_duration(days=0, hours=0, minutes=0, seconds=0):
     if not date_part and not time_part:
         return 'PT0S'
     return 'P' + date_part + (f'T{time_part}' if time_part else '')
+
+
+def chart_unit_heads(chart):
+    """`unit_heads` over an org chart's groups and demo users, as the engine answers it from its identity tables."""
+    parents = {g['key']: g.get('parent') for g in chart['groups']}
+    users = {u['username']: u for u in chart.get('demo_users', [])}
+    heads = {}
+    for user in users.values():
+        if HEAD_ROLE in user.get('roles', []):
+            for group in user.get('groups', []):
+                heads.setdefault(group, set()).add(user['username'])
+
+    def unit_heads(username):
+        return nearest_heads(users.get(username, {}).get('groups', []), parents, heads, username)
+
+    return unit_heads
 
 
 HELPERS = {
@@ -209,6 +228,18 @@ class OpenTask:
     due_date: str | None = None
     priority: object = None
     process_key: str | None = None
+    candidate_users: list = field(default_factory=list)
+
+
+class FindsTasks:
+    """`case.task(element_id)`: the open task at an element, for every driver's case (needs `open_tasks()`)."""
+
+    def task(self, element_id):
+        open_tasks = self.open_tasks()
+        for task in open_tasks:
+            if task.element_id == element_id:
+                return task
+        raise NoSuchTask(f'{element_id} is not open; open: {[t.element_id for t in open_tasks]}')
 
 
 class InMemoryDriver:
@@ -220,6 +251,8 @@ class InMemoryDriver:
         self.parser.add_dmn_files(sorted(glob.glob(os.path.join(processes_dir, '*.dmn'))))
         self.index = ModelIndex(processes_dir)
         self._forms = {}
+        with open(os.path.join(processes_dir, 'org_chart.json'), encoding='utf-8') as f:
+            self.unit_heads = chart_unit_heads(json.load(f))
 
     def form(self, key):
         if key not in self._forms:
@@ -228,7 +261,7 @@ class InMemoryDriver:
         return self._forms[key]
 
     def script_engine(self):
-        return PythonScriptEngine(environment=TaskDataEnvironment(dict(HELPERS)))
+        return PythonScriptEngine(environment=TaskDataEnvironment({**HELPERS, 'unit_heads': self.unit_heads}))
 
     def start(self, key, data=None, user='alice'):
         spec = self.parser.get_spec(key)
@@ -262,7 +295,7 @@ class InMemoryDriver:
         return values
 
 
-class Case:
+class Case(FindsTasks):
     def __init__(self, driver, key, workflow, starter):
         self.driver, self.key, self.workflow, self.starter = driver, key, workflow, starter
         self.history: list[tuple[str, str]] = []  # (element id, user) in completion order
@@ -284,6 +317,7 @@ class Case:
             assignee = info.attrs.get('assignee')
             due = info.attrs.get('dueDate')
             prio = info.attrs.get('priority')
+            users = info.attrs.get('candidateUsers')
             out.append(
                 OpenTask(
                     element_id=info.element_id,
@@ -294,15 +328,14 @@ class Case:
                     due_date=self._evaluate(t, due) if due else None,
                     priority=self._evaluate(t, prio) if prio else None,
                     process_key=info.process_key,
+                    candidate_users=self._candidate_users(t, users),
                 )
             )
         return out
 
-    def task(self, element_id):
-        tasks = [t for t in self.open_tasks() if t.element_id == element_id]
-        if not tasks:
-            raise NoSuchTask(f'{element_id} is not open; open: {[t.element_id for t in self.open_tasks()]}')
-        return tasks[0]
+    def _candidate_users(self, task, raw):
+        value = self._evaluate(task, raw) if raw else []
+        return [u.strip() for u in value.split(',') if u.strip()] if isinstance(value, str) else list(value)
 
     @property
     def is_completed(self):
@@ -356,6 +389,9 @@ class Case:
         assignee = info.attrs.get('assignee')
         if assignee and self._evaluate(task, assignee) != user:
             raise NotAssignee(f'{element_id} is assigned to {self._evaluate(task, assignee)}, not {user}')
+        offered = self._candidate_users(task, info.attrs.get('candidateUsers'))
+        if offered and not info.candidate_groups and user not in offered:
+            raise NotAssignee(f'{element_id} is offered to {offered}, not {user}')
         values = self.driver._apply_form(info.form_key, dict(data or {})) if info.form_key else {}
         task.data.update(values)
         task.run()

@@ -13,11 +13,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from argon2 import PasswordHasher
+
 from engine.core import Engine
 from engine.errors import NotFound, PermissionDenied, ValidationFailed
+from engine.identity import IdentityService, Passwords
 from engine.settings import Settings
 from engine.views import Actor, InstanceState, Role
 from tests.processes.driver import (
+    FindsTasks,
     FormValidationError,
     ModelIndex,
     NoSuchTask,
@@ -37,8 +41,15 @@ class EngineDriver:
         files = {p.name: p.read_bytes() for p in sorted(processes_dir.iterdir()) if p.suffix in (".bpmn", ".dmn")}
         owner = Actor("owner", roles=frozenset({Role.PROCESS_OWNER}))
         self.engine.definitions.deploy(files, owner)
-        chart = json.loads((processes_dir / "org_chart.json").read_text("utf-8"))
+        chart_path = processes_dir / "org_chart.json"
+        chart = json.loads(chart_path.read_text("utf-8"))
         self.groups = frozenset(g["key"] for g in chart["groups"])
+        # the org chart and its people, for the diagrams' unit_heads() (who signs a change for its requester)
+        cheap = Passwords(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+        identity = IdentityService(self.engine.db, self.engine.audit, self.engine.settings, passwords=cheap)
+        identity.load_org_chart(chart_path)
+        for user in identity.demo_users(chart_path):
+            identity.create_user(user.username, None, groups=user.groups, roles=user.roles)
         self.index = ModelIndex(str(processes_dir))
 
     def actor(self, user: str) -> Actor:
@@ -56,7 +67,7 @@ class EngineDriver:
         self.engine.close()
 
 
-class EngineCase:
+class EngineCase(FindsTasks):
     def __init__(self, driver: EngineDriver, key: str, instance_id: str) -> None:
         self.driver, self.key, self.id = driver, key, instance_id
 
@@ -69,15 +80,10 @@ class EngineCase:
             OpenTask(
                 element_id=t.element_id, name=t.name, candidate_groups=t.candidate_groups, assignee=t.assignee,
                 form_key=t.form_key, due_date=t.due, priority=t.priority, process_key=t.key,
+                candidate_users=t.candidate_users,
             )
             for t in self._view.open_tasks
         ]
-
-    def task(self, element_id: str) -> OpenTask:
-        for task in self.open_tasks():
-            if task.element_id == element_id:
-                return task
-        raise NoSuchTask(f"{element_id} is not open; open: {[t.element_id for t in self.open_tasks()]}")
 
     @property
     def is_completed(self) -> bool:

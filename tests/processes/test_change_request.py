@@ -1,9 +1,10 @@
-"""Change management: 003 §三(四), 001 篇12 — every end event and the requester/approver separation."""
+"""Change management: 003 §三(四), 001 篇12 — every end event, the unit head's sign-off and the
+requester/approver separation."""
 
 import pytest
 
 from tests.processes.conftest import do, groups_of, open_ids
-from tests.processes.driver import SeparationOfDutiesViolation
+from tests.processes.driver import NotAssignee, SeparationOfDutiesViolation
 
 START = dict(
     change_title='核心交换机固件升级',
@@ -15,8 +16,23 @@ START = dict(
 )
 
 
-def start(driver, user='alice', **overrides):
-    return driver.start('change_request', {**START, **overrides}, user=user)
+# Who signs for whom in the org chart (001 篇12 §六(五)): alice, in no unit, is signed for by the head of the
+# company; an engineer by the manager of the department above their team; a manager by their own superior.
+HEAD_OF = {'alice': 'gm1', 'l2eng1': 'opsmgr1', 'opsmgr1': 'gm1', 'deputy1': 'gm1', 'l1eng1': 'opsmgr1'}
+
+
+def start(driver, user='alice', signed=True, **overrides):
+    """A change requested by `user`; unless `signed=False`, signed off by their unit head (not emergencies)."""
+    case = driver.start('change_request', {**START, **overrides}, user=user)
+    if signed and overrides.get('change_type') != 'emergency':
+        sign_off(case, user)
+    return case
+
+
+def sign_off(case, requester, decision='approve', **fields):
+    task = case.task('unit_head_signoff')
+    assert (task.candidate_users, task.candidate_groups) == ([HEAD_OF[requester]], [])
+    do(case, 'unit_head_signoff', HEAD_OF[requester], unit_head_decision=decision, **fields)
 
 
 def assess(case, feasible=True, risk='low', cls='normal'):
@@ -121,7 +137,8 @@ def test_rejected_change_goes_back_to_the_requester_who_resubmits(driver):
         change_type='normal',
         impact_scope='机房A业务网络，凌晨窗口中断10分钟',
     )
-    assess(case)  # a resubmitted change is assessed again
+    sign_off(case, 'alice')  # a reworked request is signed again (§六(六)) and assessed again
+    assess(case)
     do(case, 'prepare_change_plan', 'l2eng1')
     do(case, 'manager_approval', 'opsmgr1', manager_decision='approve')
     implement_and_verify(case)
@@ -163,16 +180,16 @@ def test_change_claimed_as_standard_but_not_in_the_catalogue_needs_approval(driv
     assert open_ids(case) == ['prepare_change_plan']
 
 
-def test_emergency_change_skips_assessment_and_is_reviewed_afterwards(driver):
+def test_emergency_change_skips_sign_off_and_assessment_and_is_reviewed_afterwards(driver):
     case = start(driver, change_type='emergency', user='l2eng1')
-    assert open_ids(case) == ['emergency_authorization']
+    assert open_ids(case) == ['emergency_authorization']  # the deputy GM's authorisation, within the hour
     assert groups_of(case, 'emergency_authorization') == ['deputy_gm']
     do(case, 'emergency_authorization', 'deputy1', emergency_decision='authorize')
     implement_and_verify(case, requester='l2eng1')
     assert groups_of(case, 'review_change') == ['quality_center']
     do(case, 'review_change', 'qa1')
     assert case.is_completed and case.end_events == ['emergency_change_closed']
-    assert case.completed_by('assess_change') is None
+    assert case.completed_by('assess_change') is None and case.completed_by('unit_head_signoff') is None
 
 
 def test_emergency_change_requested_by_the_deputy_gm_needs_another_authoriser(driver):
@@ -185,6 +202,61 @@ def test_refused_emergency_change_goes_back_to_the_requester(driver):
     case = start(driver, change_type='emergency')
     do(case, 'emergency_authorization', 'deputy1', emergency_decision='refuse')
     do(case, 'rework_change', 'alice', rework_decision='resubmit', change_type='normal')
+    assert open_ids(case) == ['unit_head_signoff']  # no longer an emergency: the usual road, sign-off first
+    sign_off(case, 'alice')
+    assert open_ids(case) == ['assess_change']
+
+
+def test_the_requesters_unit_head_signs_before_operations_assess(driver):
+    case = start(driver, user='l1eng1', signed=False)
+    assert open_ids(case) == ['unit_head_signoff']
+    assert case.data['requester_unit_heads'] == ['opsmgr1']  # first line has no manager: its department's
+    with pytest.raises(NotAssignee):
+        do(case, 'unit_head_signoff', 'l2eng1', unit_head_decision='approve')
+    with pytest.raises((NotAssignee, SeparationOfDutiesViolation)):  # nor the requester their own request
+        do(case, 'unit_head_signoff', 'l1eng1', unit_head_decision='approve')
+    sign_off(case, 'l1eng1', unit_head_urgent=False, unit_head_comment='同意，按计划窗口实施')
+    assert open_ids(case) == ['assess_change']
+    assert case.task('assess_change').priority == 50
+    assert case.completed_by('unit_head_signoff') == 'opsmgr1'
+
+
+def test_an_urgent_request_marked_by_the_unit_head_is_assessed_first(driver):
+    case = start(driver, user='l1eng1', signed=False)
+    sign_off(case, 'l1eng1', unit_head_urgent=True)
+    assert case.task('assess_change').priority == 80  # §六(七) 急件由单位主管注明，优先处理
+
+
+def test_a_returned_request_is_reworked_and_signed_again(driver):
+    case = start(driver, user='l1eng1', signed=False)
+    sign_off(case, 'l1eng1', decision='return', unit_head_comment='请写明影响的业务时段')
+    assert open_ids(case) == ['rework_change']
+    assert case.task('rework_change').assignee == 'l1eng1'
+    assert case.data['unit_head_comment'] == '请写明影响的业务时段'
+    do(case, 'rework_change', 'l1eng1', rework_decision='resubmit', change_type='normal',
+       impact_scope='机房A业务网络，周六 02:00–02:10 中断')
+    assert open_ids(case) == ['unit_head_signoff']  # §六(六): changed after signing, so signed again
+    sign_off(case, 'l1eng1', unit_head_urgent=False)
+    assess(case)
+    assert open_ids(case) == ['prepare_change_plan']
+
+
+@pytest.mark.parametrize('requester, heads', [
+    ('opsmgr1', ['gm1']),  # a department manager: the head of the company above them
+    ('deputy1', ['gm1']),
+    ('emg1', ['deputy1', 'gm1']),  # two units: the emergency group's leader, and above quality (no manager)
+])
+def test_a_managers_request_is_signed_by_their_superiors(driver, requester, heads):
+    case = start(driver, user=requester, signed=False)
+    task = case.task('unit_head_signoff')
+    assert (task.candidate_users, task.candidate_groups) == (heads, [])
+    do(case, 'unit_head_signoff', heads[-1], unit_head_decision='approve')
+    assert open_ids(case) == ['assess_change']
+
+
+def test_the_general_managers_own_request_needs_no_sign_off(driver):
+    case = start(driver, user='gm1', signed=False)
+    assert case.data['requester_unit_heads'] == []
     assert open_ids(case) == ['assess_change']
 
 

@@ -1,0 +1,84 @@
+"""Who heads a person's unit: the org-chart lookup a diagram uses to route a sign-off to the requester's superior.
+
+`unit_heads(username)` in a diagram's code (001 篇12 §六(五): a request must be signed by the requester's unit
+head, 单位主管). A unit's heads are its active members holding the `manager` role. For each of the person's
+units the lookup walks up the org chart to the nearest unit with a head other than the person themselves (a
+team without a manager is headed by its department's manager; a manager's own superior signs for them). Someone
+in no unit is answered with the heads of the top of the chart. The general manager, heading the top unit,
+has nobody above them: an empty list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.db.session import Database
+
+from .models import Group, User, UserGroup, UserRole
+
+HEAD_ROLE = "manager"
+
+
+def nearest_heads(
+    units: Iterable[str],
+    parents: Mapping[str, str | None],
+    heads: Mapping[str, Iterable[str]],
+    person: str,
+) -> list[str]:
+    """The heads, other than `person`, of the nearest unit up from each of `units` that has any; sorted.
+
+    `parents` maps every unit to its parent (None at the top), `heads` a unit to the usernames heading it."""
+    starts = list(units) or [unit for unit, parent in parents.items() if parent is None]
+    found: set[str] = set()
+    for start in starts:
+        unit: str | None = start
+        visited: set[str] = set()
+        while unit is not None and unit not in visited:  # a cycle in a hand-edited chart ends the walk
+            visited.add(unit)
+            others = set(heads.get(unit, ())) - {person}
+            if others:
+                found |= others
+                break
+            unit = parents.get(unit)
+    return sorted(found)
+
+
+class OrgLookup:
+    """`unit_heads` over the identity tables: in the step's own transaction when called from a step (no second
+    connection while one is held), else in a read-only session."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        current = self.db.current_transaction()
+        if current is not None:
+            yield current
+            return
+        with self.db.reading() as session:
+            yield session
+
+    def unit_heads(self, username: str) -> list[str]:
+        if not isinstance(username, str) or not username:
+            raise TypeError(f"unit_heads() takes a username, got {username!r}")
+        with self._session() as session:
+            parents: dict[str, str | None] = dict(session.execute(select(Group.key, Group.parent_key)).all())
+            units = session.scalars(
+                select(UserGroup.group_key).join(User, User.id == UserGroup.user_id)
+                .where(User.username == username, User.active.is_(True))
+            ).all()
+            heads: dict[str, set[str]] = {}
+            rows = session.execute(
+                select(UserGroup.group_key, User.username)
+                .join(User, User.id == UserGroup.user_id)
+                .join(UserRole, UserRole.user_id == User.id)
+                .where(UserRole.role_name == HEAD_ROLE, User.active.is_(True))
+            )
+            for unit, head in rows:
+                heads.setdefault(unit, set()).add(head)
+        return nearest_heads(units, parents, heads, username)
