@@ -152,6 +152,7 @@ def test_every_flow_node_and_flow_has_diagram_interchange(key):
             'conditionExpression',
             'extensionElements',
             'timerEventDefinition',
+            'escalationEventDefinition',
             'timeDuration',
             'timeCycle',
         ) or el.tag.startswith(C):

@@ -22,7 +22,7 @@ def sandboxed():
 def test_service_request_urgent_path_under_the_sandbox(sandboxed):
     case = test_service_request.start(sandboxed, service_level='silver')
     assert type(case.workflow.script_engine).__name__ == 'SandboxedScriptEngine'
-    test_service_request.test_urgent_fault_runs_the_emergency_procedure_before_fault_handling(sandboxed)
+    test_service_request.test_urgent_fault_runs_the_emergency_procedure_beside_fault_handling(sandboxed)
     test_service_request.test_sla_warning_timer_lets_the_desk_chase_the_handler_without_interrupting(
         sandboxed
     )

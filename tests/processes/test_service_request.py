@@ -134,14 +134,8 @@ def test_unsatisfied_customer_reopens_the_case(driver, resolved, score):
     assert case.data['reopen_count'] == 1
 
 
-def test_urgent_fault_runs_the_emergency_procedure_before_fault_handling(driver):
-    case = start(driver)
-    assert groups_of(case, 'assess_request') == ['first_line']
-    do(case, 'assess_request', 'l1eng1', urgent_fault=True, severity='critical')
-    assert open_ids(case) == ['assess_event']
-    assert groups_of(case, 'assess_event') == ['emergency_group']
-    assert case.data['event_title'] == START['request_summary']
-    assert case.data['event_source'] == 'service_request'
+def run_emergency(case):
+    """The emergency procedure of an urgent fault, from its assessment to its evaluation (000 §2.9)."""
     do(case, 'assess_event', 'emg1', is_emergency=True, event_type='network_outage', event_level='II')
     do(case, 'activate_plan', 'deputy1', activated_plan='EP-NET')
     do(case, 'handle_emergency', 'l2eng1', service_restored=True)
@@ -149,17 +143,38 @@ def test_urgent_fault_runs_the_emergency_procedure_before_fault_handling(driver)
     do(case, 'inform_customers', 'emg1')
     do(case, 'evaluate_response', 'emg1')
     do(case, 'improve_plan', 'emg1')
-    # back in the service request: root cause and repair
-    assert open_ids(case) == ['first_line_handle']
-    assert case.data['recommended_plan'] == 'EP-NET'
-    # the emergency's own level comes back beside the request's assessment, not over it
-    assert case.data['severity'] == 'critical' and case.data['event_level'] == 'II'
+
+
+def test_urgent_fault_runs_the_emergency_procedure_beside_fault_handling(driver):
+    case = start(driver)
+    assert groups_of(case, 'assess_request') == ['first_line']
+    do(case, 'assess_request', 'l1eng1', urgent_fault=True, severity='critical')
+    # the emergency procedure starts at once (003 §三(三)1) and the root cause is looked for meanwhile
+    assert open_ids(case) == ['assess_event', 'first_line_handle']
+    assert groups_of(case, 'assess_event') == ['emergency_group']
+    assert case.data['event_title'] == START['request_summary']
+    assert case.data['event_source'] == 'service_request'
     do(case, 'first_line_handle', 'l1eng1', fl_outcome='escalate_second_line')
+    run_emergency(case)
+    assert open_ids(case) == ['second_line_handle']
     do(case, 'second_line_handle', 'l2eng1', sl_outcome='resolved')
     do(case, 'test_fix', 'l2eng1', test_passed=True, kb_candidate=False)
     callback(case)
-    assert case.is_completed and case.end_events == ['request_closed']
-    assert case.data['activated_plan'] == 'EP-NET'
+    assert case.is_completed and case.end_events == ['emergency_procedure_closed', 'request_closed']
+    assert case.data['activated_plan'] == 'EP-NET' and case.data['recommended_plan'] == 'EP-NET'
+    # the emergency's own level is kept beside the request's assessment, not over it
+    assert case.data['severity'] == 'critical' and case.data['event_level'] == 'II'
+
+
+def test_a_request_closed_before_its_emergency_is_evaluated_stays_open_for_the_evaluation(driver):
+    case = start(driver)
+    do(case, 'assess_request', 'l1eng1', urgent_fault=True)
+    do(case, 'first_line_handle', 'l1eng1', fl_outcome='resolved')
+    do(case, 'test_fix', 'l1eng1', test_passed=True, kb_candidate=False)
+    callback(case)
+    assert not case.is_completed and open_ids(case) == ['assess_event']  # 000 §2.9 3): evaluated all the same
+    run_emergency(case)
+    assert case.is_completed and case.end_events == ['request_closed', 'emergency_procedure_closed']
 
 
 # ---- SLA timers ----------------------------------------------------------------------------------------
@@ -240,3 +255,23 @@ def test_sla_breach_interrupts_handling_and_escalates_to_the_manager(driver):
     callback(case)
     assert case.is_completed and case.end_events == ['request_closed']
     assert case.completed_by('second_line_handle') is None
+
+
+def test_sla_breach_escalates_the_fault_but_leaves_a_running_emergency_procedure_alone(driver):
+    case = start(driver)
+    do(case, 'assess_request', 'l1eng1', urgent_fault=True)
+    do(case, 'assess_event', 'emg1', is_emergency=True, event_type='network_outage', event_level='II')
+    case.fire_timer('sla_breach_timer')
+    # the fault handling is taken over by the manager; the emergency goes on where it was
+    assert open_ids(case) == ['activate_plan', 'sla_breach_escalation']
+    do(case, 'sla_breach_escalation', 'opsmgr1', kb_candidate=False)
+    callback(case)
+    assert not case.is_completed
+    do(case, 'activate_plan', 'deputy1', activated_plan='EP-NET')
+    do(case, 'handle_emergency', 'l2eng1', service_restored=True)
+    do(case, 'report_to_superiors', 'emg1')
+    do(case, 'inform_customers', 'emg1')
+    do(case, 'evaluate_response', 'emg1')
+    do(case, 'improve_plan', 'emg1')
+    assert case.is_completed and case.end_events == ['request_closed', 'emergency_procedure_closed']
+    assert case.completed_by('first_line_handle') is None
