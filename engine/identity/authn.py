@@ -27,6 +27,8 @@ from .views import IssuedToken, Principal, TokenView
 log = logging.getLogger(__name__)
 KINDS = ("bearer", "session")
 BAD_CREDENTIALS = "wrong username or password"
+#: How often (at most) one process drops the sign-in rows no limit counts any more (`_prune`).
+PRUNE_SECONDS = 60
 
 
 def counted_origin(address: str) -> str:
@@ -48,6 +50,7 @@ class Authenticator:
     audit: AuditLog
     settings: Settings
     passwords: Passwords
+    pruned_at: datetime | None = None
 
     def login(self, username: str, password: str, address: str, *, kind: str = "bearer") -> IssuedToken:
         """Check a password and issue a token. Raises LoginThrottled, AuthenticationFailed (both audited)."""
@@ -74,12 +77,25 @@ class Authenticator:
         with self.db.transaction() as session:
             if not self.db.is_sqlite:  # SQLite's write transactions are serialized already
                 session.execute(text("LOCK TABLE login_failure IN SHARE ROW EXCLUSIVE MODE"))
+            self._prune(session, now)
             retry_after = self._retry_after(session, username, origin, now)
             if retry_after is None:
                 session.add(LoginFailure(username=username[:200], address=origin, occurred_at=now))
         if retry_after is not None:
             self._record_failure(username, address, "throttled")
             raise LoginThrottled(f"too many failed sign-ins; try again in {retry_after} seconds", retry_after)
+
+    def _prune(self, session: Session, now: datetime) -> None:
+        """Drop, once a minute at most, the failures older than the window and the origins older than
+        `login_known_origin_days`: no limit counts them, and every attempt adds a row (taken back only when it
+        succeeds), so without this the table would keep every failed sign-in ever made."""
+        if self.pruned_at is not None and (now - self.pruned_at).total_seconds() < PRUNE_SECONDS:
+            return
+        self.pruned_at = now
+        window_start = now - timedelta(seconds=self.settings.login_window_seconds)
+        session.execute(delete(LoginFailure).where(LoginFailure.occurred_at <= window_start))
+        known_since = now - timedelta(days=self.settings.login_known_origin_days)
+        session.execute(delete(LoginOrigin).where(LoginOrigin.last_success_at <= known_since))
 
     def _issue(self, user_id: int, username: str, origin: str, kind: str, now: datetime,
                rehash: str | None) -> IssuedToken:

@@ -143,3 +143,41 @@ def test_a_sign_in_remembers_its_origin_once_however_often(any_db_url: str, make
         rows = session.execute(select(LoginOrigin.origin, LoginOrigin.last_success_at)
                                .order_by(LoginOrigin.origin)).all()
     assert [origin for origin, _ in rows] == ["10.0.0.1", "2001:db8:0:1::/64"]
+
+
+def test_sign_in_rows_no_limit_counts_are_dropped(any_db_url: str, make_engine: EngineFactory) -> None:
+    """Failures older than the window and origins older than the known-origin days go, at most once a minute;
+    what a limit still counts stays."""
+    from datetime import timedelta
+
+    from engine.db.types import utcnow
+    from engine.identity.models import LoginFailure, LoginOrigin
+
+    engine = make_engine(any_db_url)
+    identity = IdentityService(engine.db, engine.audit, engine.settings, passwords=cheap_passwords())
+    identity.create_user("kim", "long-enough-1")
+    now, window = utcnow(), timedelta(seconds=engine.settings.login_window_seconds)
+    with engine.db.transaction() as session:
+        kim = session.scalars(select(User).where(User.username == "kim")).one()
+        session.add_all([
+            LoginFailure(username="kim", address="10.0.0.9", occurred_at=now - window - timedelta(seconds=5)),
+            LoginFailure(username="kim", address="10.0.0.9", occurred_at=now - window + timedelta(seconds=60)),
+            LoginFailure(username="nobody", address="10.0.0.8", occurred_at=now - timedelta(days=400)),
+            LoginOrigin(user_id=kim.id, origin="10.0.0.7", last_success_at=now - timedelta(days=31)),
+            LoginOrigin(user_id=kim.id, origin="10.0.0.6", last_success_at=now - timedelta(days=29)),
+        ])
+
+    def rows() -> tuple[list[str], list[str]]:
+        with engine.db.reading() as session:
+            failures = session.scalars(select(LoginFailure.address).order_by(LoginFailure.address)).all()
+            origins = session.scalars(select(LoginOrigin.origin).order_by(LoginOrigin.origin)).all()
+        return list(failures), list(origins)
+
+    with pytest.raises(AuthenticationFailed):
+        identity.login("kim", "wrong-password", "10.0.0.5")
+    assert rows() == (["10.0.0.5", "10.0.0.9"], ["10.0.0.6"])  # the recent ones, and this attempt
+    with engine.db.transaction() as session:
+        session.add(LoginFailure(username="x", address="10.0.0.4", occurred_at=now - timedelta(days=1)))
+    with pytest.raises(AuthenticationFailed):
+        identity.login("kim", "wrong-password", "10.0.0.5")
+    assert "10.0.0.4" in rows()[0]  # not again within the minute
