@@ -145,3 +145,20 @@ def test_failed_inspection_can_cancel_the_order(driver):
     do(case, 'return_goods', 'buyer1', return_followup='cancel')
     do(case, 'rate_supplier', 'buyer1', supplier_rating=1)
     assert case.is_completed and case.end_events == ['order_cancelled']
+
+
+def test_two_people_handle_a_purchase(driver):
+    """001 篇9 物品采购坚持两人以上经手: the buyer does not receive and inspect their own purchase, and a requester
+    does not place their own order."""
+    case = start(driver, user='opsmgr1', request_department='ops_service', request_type='daily_supplies')
+    to_manager(case)
+    do(case, 'manager_approval', 'opsmgr2', manager_decision='approve')
+    do(case, 'collect_quotes', 'buyer1', quote_count=1)
+    with pytest.raises(SeparationOfDutiesViolation):
+        do(case, 'place_order', 'opsmgr1', supplier_name='青岛某科技')
+    do(case, 'place_order', 'buyer2', supplier_name='青岛某科技')
+    for buyer in ('buyer1', 'buyer2'):
+        with pytest.raises(SeparationOfDutiesViolation):
+            do(case, 'goods_receipt', buyer, inspection_passed=True)
+    do(case, 'goods_receipt', 'store1', inspection_passed=True)
+    assert case.completed_by('goods_receipt') == 'store1'
