@@ -5,13 +5,14 @@ head, 单位主管). A unit's heads are its active members holding the `manager`
 units the lookup walks up the org chart to the nearest unit with a head other than the person themselves (a
 team without a manager is headed by its department's manager; a manager's own superior signs for them). Someone
 in no unit is answered with the heads of the top of the chart. The general manager, heading the top unit,
-has nobody above them: an empty list.
+has nobody above them: an empty list. Within a step the chart is read once, and a step may look up at most
+MAX_LOOKUPS_PER_STEP people.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -47,38 +48,62 @@ def nearest_heads(
     return sorted(found)
 
 
+#: The most people one unit of work may look up: a diagram looping over unit_heads() is stopped, not run for
+#: minutes (on PostgreSQL the queries wait on the network, which the sandbox's CPU budget does not count).
+MAX_LOOKUPS_PER_STEP = 100
+_CACHE = "opsflow.org_lookup"
+
+
+@dataclass
+class _StepCache:
+    """What one unit of work has read of the chart: its shape once, each person's units once."""
+
+    parents: dict[str, str | None]
+    heads: dict[str, set[str]]
+    units: dict[str, list[str]] = field(default_factory=dict)
+
+
 class OrgLookup:
     """`unit_heads` over the identity tables: in the step's own transaction when called from a step (no second
-    connection while one is held), else in a read-only session."""
+    connection while one is held, the chart read once per step), else in a read-only session."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        current = self.db.current_transaction()
-        if current is not None:
-            yield current
-            return
-        with self.db.reading() as session:
-            yield session
-
     def unit_heads(self, username: str) -> list[str]:
         if not isinstance(username, str) or not username:
             raise TypeError(f"unit_heads() takes a username, got {username!r}")
-        with self._session() as session:
-            parents: dict[str, str | None] = dict(session.execute(select(Group.key, Group.parent_key)).all())
-            units = session.scalars(
+        current = self.db.current_transaction()
+        if current is None:
+            with self.db.reading() as session:
+                return self._heads(session, self._chart(session), username)
+        cache = current.info.get(_CACHE)
+        if cache is None:
+            cache = current.info[_CACHE] = self._chart(current)
+        if username not in cache.units and len(cache.units) >= MAX_LOOKUPS_PER_STEP:
+            raise RuntimeError(f"unit_heads() looked up more than {MAX_LOOKUPS_PER_STEP} people in one step")
+        return self._heads(current, cache, username)
+
+    @staticmethod
+    def _chart(session: Session) -> _StepCache:
+        parents: dict[str, str | None] = dict(session.execute(select(Group.key, Group.parent_key)).all())
+        heads: dict[str, set[str]] = {}
+        rows = session.execute(
+            select(UserGroup.group_key, User.username)
+            .join(User, User.id == UserGroup.user_id)
+            .join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.role_name == HEAD_ROLE, User.active.is_(True))
+        )
+        for unit, head in rows:
+            heads.setdefault(unit, set()).add(head)
+        return _StepCache(parents, heads)
+
+    @staticmethod
+    def _heads(session: Session, chart: _StepCache, username: str) -> list[str]:
+        units = chart.units.get(username)
+        if units is None:
+            units = chart.units[username] = list(session.scalars(
                 select(UserGroup.group_key).join(User, User.id == UserGroup.user_id)
                 .where(User.username == username, User.active.is_(True))
-            ).all()
-            heads: dict[str, set[str]] = {}
-            rows = session.execute(
-                select(UserGroup.group_key, User.username)
-                .join(User, User.id == UserGroup.user_id)
-                .join(UserRole, UserRole.user_id == User.id)
-                .where(UserRole.role_name == HEAD_ROLE, User.active.is_(True))
-            )
-            for unit, head in rows:
-                heads.setdefault(unit, set()).add(head)
-        return nearest_heads(units, parents, heads, username)
+            ))
+        return nearest_heads(units, chart.parents, chart.heads, username)

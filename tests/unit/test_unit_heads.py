@@ -115,3 +115,19 @@ def test_inside_a_step_the_lookup_reads_in_the_steps_own_transaction(engine: Eng
         raise LookupError("roll back")
     assert engine.db.current_transaction() is None
     assert lookup.unit_heads("d1") == ["m1"]
+
+
+def test_one_step_reads_the_chart_once_and_looks_up_a_bounded_number_of_people(
+    engine: Engine, identity: IdentityService
+) -> None:
+    from engine.identity.org import MAX_LOOKUPS_PER_STEP
+
+    lookup = OrgLookup(engine.db)
+    with engine.db.transaction():
+        names = [f"someone-{i}" for i in range(MAX_LOOKUPS_PER_STEP - 1)]
+        assert all(lookup.unit_heads(name) == ["ceo"] for name in names)
+        assert lookup.unit_heads("d1") == ["m1"]
+        assert lookup.unit_heads("someone-0") == ["ceo"]  # someone looked up already costs nothing more
+        with pytest.raises(RuntimeError, match="more than 100 people in one step"):
+            lookup.unit_heads("one-too-many")
+    assert lookup.unit_heads("one-too-many") == ["ceo"]  # outside a step, or in the next one: looked up again
