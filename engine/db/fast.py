@@ -25,6 +25,8 @@ from sqlalchemy.orm import Session
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
 # session.info key of the DBAPI cursor of a write transaction (set by Database.transaction)
 CURSOR_KEY = "opsflow_cursor"
+# session.info key of the open psycopg pipeline of a `FastSQL.batched` block
+PIPELINE_KEY = "opsflow_pipeline"
 
 
 def _driver_errors() -> tuple[type[Exception], ...]:
@@ -112,6 +114,28 @@ class FastSQL:
 
     # -- execution ---------------------------------------------------------------
 
+    @contextmanager
+    def batched(self, session: Session) -> Iterator[None]:
+        """On PostgreSQL, the statements run inside go to the server without waiting for each reply (psycopg's
+        pipeline mode): writes whose results nobody reads cost one round trip together instead of one each.
+        A result read inside waits for what was sent before it (`fetch`, and `execute`, whose row count its
+        callers check); the block's end waits for the rest. A failed statement is raised there, as SQLAlchemy's
+        error, and the transaction rolls back. Only this module's statements may run inside: SQLAlchemy reads
+        a result as soon as it executes. On SQLite, in-process, it does nothing."""
+        cursor = session.info.get(CURSOR_KEY)
+        if self.is_sqlite or cursor is None or PIPELINE_KEY in session.info:
+            yield
+            return
+        try:
+            with cursor.connection.pipeline() as pipeline:
+                session.info[PIPELINE_KEY] = pipeline
+                try:
+                    yield
+                finally:
+                    del session.info[PIPELINE_KEY]
+        except _DRIVER_ERRORS as exc:
+            raise as_sqlalchemy_error(exc, "(statements sent together in a pipeline)") from exc
+
     def _cursor(self, session: Session) -> Any:
         """The write transaction's own cursor, or (reads) a new one on the session's connection."""
         cursor = session.info.get(CURSOR_KEY)
@@ -129,6 +153,8 @@ class FastSQL:
         try:
             try:
                 cursor.execute(sql if self.is_sqlite else _pyformat(sql), params or {})
+                if PIPELINE_KEY in session.info:
+                    session.info[PIPELINE_KEY].sync()  # the row count is this statement's once it is back
             except _DRIVER_ERRORS as exc:
                 raise as_sqlalchemy_error(exc, sql, params) from exc
             return int(cursor.rowcount)

@@ -86,16 +86,23 @@ class Database:
         self._before_commit: list[Callable[[Session], None]] = []
 
     def on_before_commit(self, hook: Callable[[Session], None]) -> None:
-        """Run `hook(session)` inside every write transaction just before it commits (after the ORM flush)."""
+        """Run `hook(session)` inside every write transaction just before it commits (after the ORM flush).
+
+        A hook runs FastSQL statements only: on PostgreSQL they are sent in one pipeline with the COMMIT."""
         self._before_commit.append(hook)
 
     def _finish(self, session: Session) -> None:
+        self._flush_orm(session)
+        self._run_hooks(session)
+
+    @staticmethod
+    def _flush_orm(session: Session) -> None:
         if session.in_transaction():  # the use case used the ORM
             session.flush()
+
+    def _run_hooks(self, session: Session) -> None:
         for hook in self._before_commit:
             hook(session)
-        if session.in_transaction():
-            session.flush()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -123,8 +130,10 @@ class Database:
             session.info[CURSOR_KEY] = cursor  # FastSQL runs every statement of the unit on this cursor
             try:
                 yield session
-                self._finish(session)
-                outer.commit()
+                self._flush_orm(session)  # SQLAlchemy reads results at once: never inside a pipeline
+                with self.fast.batched(session):  # the hooks' writes (the audit chain) travel with the COMMIT
+                    self._run_hooks(session)
+                    outer.commit()
             except BaseException:
                 if outer.is_active:
                     outer.rollback()
