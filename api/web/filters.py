@@ -128,3 +128,18 @@ def group_names(keys: list[str]) -> str:
     if names is None:
         names = g._group_names = {group.key: group.name for group in svc().identity.list_groups()}
     return ", ".join(localized(names[key]) if key in names else key for key in keys)
+
+
+@web.app_template_filter("people")
+def people(usernames: str | list[str] | None) -> str:
+    """People by their names in the page's language, the user name where they have none (one query per request
+    for the names not yet seen)."""
+    if not usernames:
+        return ""
+    wanted = [usernames] if isinstance(usernames, str) else list(usernames)
+    names: dict[str, dict[str, str] | None] = g.setdefault("_people", {})
+    unseen = {name for name in wanted if name not in names}
+    if unseen:
+        found = svc().identity.display_names(unseen)
+        names.update({name: found.get(name) for name in unseen})
+    return ", ".join(localized(display) if (display := names[name]) else name for name in wanted)

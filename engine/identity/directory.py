@@ -211,6 +211,14 @@ class Directory:
             user.updated_at = utcnow()
             return load_view(session, user)
 
+    def display_names(self, usernames: list[str] | set[str]) -> dict[str, dict[str, str]]:
+        """The {zh, en} display names of those of `usernames` that are users and have one (pages show people)."""
+        if not usernames:
+            return {}
+        with self.db.reading() as session:
+            rows = session.execute(select(User.username, User.display_name).where(User.username.in_(list(usernames))))
+            return {name: dict(display) for name, display in rows if display}
+
     def get_user(self, username: str) -> UserView:
         with self.db.reading() as session:
             return load_view(session, require_user(session, username))

@@ -374,3 +374,23 @@ def test_an_address_no_page_answers_gets_a_page_and_the_api_a_problem(as_user) -
     assert wrong.status_code == 405 and wrong.mimetype == "text/html" and "无法以这种方式打开此页面。" in html(wrong)
     api = desk.get("/api/nope")
     assert api.status_code == 404 and api.mimetype == "application/problem+json"
+
+
+def test_people_are_shown_by_name_where_a_task_is_offered_to_them(site: Flask, as_user) -> None:
+    """The unit head's sign-off is offered to a person (candidate users): their name, in the page's language,
+    on the inbox, the task and the case page."""
+    case = engine_of(site).instances.start("change_request", form_data("change_request_start", change_type="normal"),
+                                           person("l1eng1", "first_line"), business_key="CHG-NAMES")
+    sign_off = task_of(case, "unit_head_signoff")
+    assert sign_off.candidate_users == ["opsmgr1"]
+    head = as_user("opsmgr1")
+    inbox = html(head.get("/inbox?tab=candidate"))
+    row = inbox[inbox.index("CHG-NAMES"):]
+    assert "运维服务部经理 吴" in row[:row.index("</tr>")]
+    assert "<dt>候选</dt><dd>运维服务部经理 吴</dd>" in html(head.get(f"/tasks/{sign_off.id}")).replace("\n", "")
+    head.post("/language", {"language": "en"})
+    page = html(as_user("l1eng1").get(f"/cases/{case.id}"))
+    assert "一线工程师 褚" in page  # who started it (l1eng1's own page language: Chinese)
+    opened = page[page.index("单位主管签核"):]
+    assert "运维服务部经理 吴" in opened[:opened.index("</li>")]  # and who the open sign-off is offered to
+    assert "Wu (operations service manager)" in html(head.get(f"/tasks/{sign_off.id}"))
