@@ -218,7 +218,7 @@ def write_task(fast: FastSQL, session: Session, task_id: str, **values: Any) -> 
     for name, value in values.items():
         params[name] = fast.json(value) if name in TASK_JSON else fast.ts(value) if name in TASK_TIMES else value
     assignments = ", ".join(f"{name} = :{name}" for name in values)
-    fast.execute(session, f"UPDATE human_task SET {assignments} WHERE id = :task_id", {**params, "task_id": task_id})
+    fast.send(session, f"UPDATE human_task SET {assignments} WHERE id = :task_id", {**params, "task_id": task_id})
 
 
 def insert_tasks(fast: FastSQL, session: Session, rows: list[dict[str, Any]]) -> None:

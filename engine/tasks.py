@@ -160,20 +160,21 @@ class TaskService:
                 raise violation
             cleaned = self.forms.clean(task.form_key, data, language) if self.forms is not None else dict(data)
             self.steps.store.runtime.complete_user_task(ctx.live.workflow, task_id, cleaned)
-            write_task(
-                self.db.fast,
-                ctx.session,
-                task_id,
-                state=TaskState.COMPLETED,
-                completed_by=actor.username,
-                completed_at=ctx.now,
-                submitted_data=cleaned,
-                assignee=task.assignee or actor.username,
-            )
             ctx.live.open_task_ids.discard(task_id)
             outcome = self.steps.store.inspect(ctx.live, ctx.now)
             self._audit(ctx.session, AuditType.TASK_COMPLETED, task, actor, {"data": cleaned})
-            new_tasks = self.steps.store.save(ctx.session, ctx.row, ctx.live, outcome, ctx.now)
+            with self.db.fast.batched(ctx.session):  # on PostgreSQL the task's own row goes with the step's writes
+                write_task(
+                    self.db.fast,
+                    ctx.session,
+                    task_id,
+                    state=TaskState.COMPLETED,
+                    completed_by=actor.username,
+                    completed_at=ctx.now,
+                    submitted_data=cleaned,
+                    assignee=task.assignee or actor.username,
+                )
+                new_tasks = self.steps.store.save(ctx.session, ctx.row, ctx.live, outcome, ctx.now)
             record_new_tasks(self.audit, ctx.session, ctx.row, new_tasks, actor.username)
             return self.instances.view_of(ctx.session, ctx.row, ctx.live)
 

@@ -149,11 +149,18 @@ class FastSQL:
 
     def execute(self, session: Session, sql: str, params: dict[str, Any] | None = None) -> int:
         """Run one statement; the number of rows it changed."""
+        return self._run(session, sql, params, wait=True)
+
+    def send(self, session: Session, sql: str, params: dict[str, Any] | None = None) -> None:
+        """Run one statement whose result nobody reads: inside `batched` it does not wait for the reply."""
+        self._run(session, sql, params, wait=False)
+
+    def _run(self, session: Session, sql: str, params: dict[str, Any] | None, *, wait: bool) -> int:
         cursor = self._cursor(session)
         try:
             try:
                 cursor.execute(sql if self.is_sqlite else _pyformat(sql), params or {})
-                if PIPELINE_KEY in session.info:
+                if wait and PIPELINE_KEY in session.info:
                     session.info[PIPELINE_KEY].sync()  # the row count is this statement's once it is back
             except _DRIVER_ERRORS as exc:
                 raise as_sqlalchemy_error(exc, sql, params) from exc

@@ -68,7 +68,15 @@ def test_a_steps_writes_and_its_audit_chain_are_pipelined(pg_url: str, make_engi
             sent.append((sql.split("(")[0].strip(), PIPELINE_KEY in session.info))
         return original(self, session, sql, rows)
 
+    original_send = FastSQL.send
+
+    def recording_send(self, session, sql, params=None):  # type: ignore[no-untyped-def]
+        sent.append((sql.split(" SET")[0].strip(), PIPELINE_KEY in session.info))
+        return original_send(self, session, sql, params)
+
     monkeypatch.setattr(FastSQL, "execute_many", recording)
+    monkeypatch.setattr(FastSQL, "send", recording_send)
     engine.tasks.complete(case.open_tasks[0].id, {"decision": "approve"}, REVIEWER)
-    assert {"INSERT INTO engine_task", "INSERT INTO human_task", "INSERT INTO audit_event"} <= {s for s, _ in sent}
+    assert {"UPDATE human_task", "INSERT INTO engine_task", "INSERT INTO human_task",
+            "INSERT INTO audit_event"} <= {s for s, _ in sent}
     assert all(pipelined for _, pipelined in sent), sent
