@@ -11,7 +11,8 @@ the transaction (`session.info[CURSOR_KEY]`). On SQLite that is the calling
 thread's own write connection (see engine.db.sqlite) and the ORM session
 connects to it only if the use case uses the ORM; on PostgreSQL the
 transaction is a pooled Core connection's and the session joins it (it never
-commits it).
+commits it). There the writes of a step and of the before-commit hooks are
+pipelined (`FastSQL.batched`); the ORM's flush runs before, outside the pipeline.
 """
 
 from __future__ import annotations
