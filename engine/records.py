@@ -136,7 +136,7 @@ def next_case_number(fast: FastSQL, session: Session) -> int:
 
 def insert_case(fast: FastSQL, session: Session, record: CaseRecord) -> None:
     params = _case_params(fast, record)
-    fast.execute(session, _CASE_INSERT, params)
+    fast.send(session, _CASE_INSERT, params)
     record.stored = params
 
 
