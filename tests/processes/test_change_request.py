@@ -13,6 +13,7 @@ START = dict(
     change_content='升级固件至 9.3.10',
     impact_scope='机房A全部业务网络',
     affected_systems='核心交换机',
+    involves_confidential_data=False,
 )
 
 
@@ -136,6 +137,7 @@ def test_rejected_change_goes_back_to_the_requester_who_resubmits(driver):
         rework_decision='resubmit',
         change_type='normal',
         impact_scope='机房A业务网络，凌晨窗口中断10分钟',
+        involves_confidential_data=False,
     )
     sign_off(case, 'alice')  # a reworked request is signed again (§六(六)) and assessed again
     assess(case)
@@ -201,7 +203,8 @@ def test_emergency_change_requested_by_the_deputy_gm_needs_another_authoriser(dr
 def test_refused_emergency_change_goes_back_to_the_requester(driver):
     case = start(driver, change_type='emergency')
     do(case, 'emergency_authorization', 'deputy1', emergency_decision='refuse')
-    do(case, 'rework_change', 'alice', rework_decision='resubmit', change_type='normal')
+    do(case, 'rework_change', 'alice', rework_decision='resubmit', change_type='normal',
+       involves_confidential_data=False)
     assert open_ids(case) == ['unit_head_signoff']  # no longer an emergency: the usual road, sign-off first
     sign_off(case, 'alice')
     assert open_ids(case) == ['assess_change']
@@ -234,7 +237,7 @@ def test_a_returned_request_is_reworked_and_signed_again(driver):
     assert case.task('rework_change').assignee == 'l1eng1'
     assert case.data['unit_head_comment'] == '请写明影响的业务时段'
     do(case, 'rework_change', 'l1eng1', rework_decision='resubmit', change_type='normal',
-       impact_scope='机房A业务网络，周六 02:00–02:10 中断')
+       impact_scope='机房A业务网络，周六 02:00–02:10 中断', involves_confidential_data=False)
     assert open_ids(case) == ['unit_head_signoff']  # §六(六): changed after signing, so signed again
     sign_off(case, 'l1eng1', unit_head_urgent=False)
     assess(case)
@@ -272,3 +275,30 @@ def test_failed_change_is_rolled_back_and_reviewed(driver):
     do(case, 'review_change', 'qa1', improvement_actions='升级前在测试环境验证')
     assert case.is_completed and case.end_events == ['change_rolled_back']
     assert case.data['change_successful'] is False
+
+
+def test_a_request_involving_confidential_data_needs_the_general_manager(driver):
+    """001 篇12 §六(八): a request whose data touches company secrets is worked on only with the top's approval
+    (the chairman in the seed; the general manager heads this company's chart)."""
+    case = start(driver, user='l1eng1', involves_confidential_data=True)
+    assert open_ids(case) == ['confidential_approval']
+    assert groups_of(case, 'confidential_approval') == ['general_manager']
+    do(case, 'confidential_approval', 'gm1', confidential_decision='approve', confidential_comment='仅限机房内操作')
+    assess(case)
+    assert case.completed_by('confidential_approval') == 'gm1'
+
+
+def test_a_confidential_request_the_general_manager_rejects_goes_back_to_the_requester(driver):
+    case = start(driver, user='l1eng1', involves_confidential_data=True)
+    do(case, 'confidential_approval', 'gm1', confidential_decision='reject', confidential_comment='请去除客户资料')
+    assert open_ids(case) == ['rework_change'] and case.data['confidential_comment'] == '请去除客户资料'
+    do(case, 'rework_change', 'l1eng1', rework_decision='resubmit', change_type='normal',
+       involves_confidential_data=False)
+    sign_off(case, 'l1eng1')  # signed again, and no longer confidential: straight to assessment
+    assert open_ids(case) == ['assess_change']
+
+
+def test_the_requester_cannot_approve_their_own_confidential_request(driver):
+    case = start(driver, user='alice', involves_confidential_data=True)
+    with pytest.raises(SeparationOfDutiesViolation):
+        do(case, 'confidential_approval', 'alice', confidential_decision='approve')

@@ -245,8 +245,8 @@ def test_a_number_field_that_is_not_a_number_gets_the_servers_message(site: Flas
 def test_separation_of_duties_is_refused_on_the_page_with_the_rule(site: Flask, as_user) -> None:
     engine = engine_of(site)
     requester = person("opsmgr1", "ops_service")
-    case = engine.instances.start("change_request", form_data("change_request_start", change_type="normal"),
-                                  requester)
+    start = form_data("change_request_start", change_type="normal", involves_confidential_data=False)
+    case = engine.instances.start("change_request", start, requester)
     helper = person("l2eng1", *EVERYONE)
     engine.tasks.complete(task_of(case, "unit_head_signoff").id, form_data(  # the manager's superior signs first
         "change_request_unit_head_signoff", unit_head_decision="approve"), person("gm1", "general_manager"))
@@ -379,8 +379,9 @@ def test_an_address_no_page_answers_gets_a_page_and_the_api_a_problem(as_user) -
 def test_people_are_shown_by_name_where_a_task_is_offered_to_them(site: Flask, as_user) -> None:
     """The unit head's sign-off is offered to a person (candidate users): their name, in the page's language,
     on the inbox, the task and the case page."""
-    case = engine_of(site).instances.start("change_request", form_data("change_request_start", change_type="normal"),
-                                           person("l1eng1", "first_line"), business_key="CHG-NAMES")
+    start = form_data("change_request_start", change_type="normal", involves_confidential_data=False)
+    case = engine_of(site).instances.start("change_request", start, person("l1eng1", "first_line"),
+                                           business_key="CHG-NAMES")
     sign_off = task_of(case, "unit_head_signoff")
     assert sign_off.candidate_users == ["opsmgr1"]
     head = as_user("opsmgr1")
