@@ -302,3 +302,12 @@ def test_the_requester_cannot_approve_their_own_confidential_request(driver):
     case = start(driver, user='alice', involves_confidential_data=True)
     with pytest.raises(SeparationOfDutiesViolation):
         do(case, 'confidential_approval', 'alice', confidential_decision='approve')
+
+
+@pytest.mark.parametrize('requester, head', [
+    ('hr1', 'admin_mgmt1'), ('finance1', 'admin_mgmt1'),  # HR and finance sit under general management
+    ('desk1', 'opsmgr1'), ('vendor1', 'opsmgr1'), ('sales1', 'gm1'), ('qa1', 'gm1'),
+])
+def test_each_unit_is_signed_for_by_the_manager_above_it(driver, requester, head):
+    case = start(driver, user=requester, signed=False)
+    assert case.task('unit_head_signoff').candidate_users == [head]
