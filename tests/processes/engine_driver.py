@@ -13,11 +13,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from argon2 import PasswordHasher
-
 from engine.core import Engine
 from engine.errors import NotFound, PermissionDenied, ValidationFailed
-from engine.identity import IdentityService, Passwords
+from engine.identity import IdentityService
 from engine.settings import Settings
 from engine.views import Actor, InstanceState, Role
 from tests.processes.driver import (
@@ -44,9 +42,8 @@ class EngineDriver:
         chart_path = processes_dir / "org_chart.json"
         chart = json.loads(chart_path.read_text("utf-8"))
         self.groups = frozenset(g["key"] for g in chart["groups"])
-        # the org chart and its people, for the diagrams' unit_heads() (who signs a change for its requester)
-        cheap = Passwords(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-        identity = IdentityService(self.engine.db, self.engine.audit, self.engine.settings, passwords=cheap)
+        # the org chart and its people (no passwords: nobody signs in), for the diagrams' unit_heads()
+        identity = IdentityService(self.engine.db, self.engine.audit, self.engine.settings)
         identity.load_org_chart(chart_path)
         for user in identity.demo_users(chart_path):
             identity.create_user(user.username, None, groups=user.groups, roles=user.roles)

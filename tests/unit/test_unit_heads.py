@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 
 from engine.core import Engine
 from engine.errors import ScriptError
-from engine.identity import IdentityService, Passwords
+from engine.identity import IdentityService
 from engine.identity.org import OrgLookup, nearest_heads
 from engine.sandbox import SandboxedScriptEngine
 from engine.views import Actor, Role
@@ -52,8 +51,7 @@ def identity(engine: Engine, tmp_path: Path) -> IdentityService:
     }
     path = tmp_path / "org_chart.json"
     path.write_text(json.dumps(chart), "utf-8")
-    service = IdentityService(engine.db, engine.audit, engine.settings,
-                              passwords=Passwords(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)))
+    service = IdentityService(engine.db, engine.audit, engine.settings)  # users without passwords: none hashed
     service.load_org_chart(path)
     for name, groups, roles in [("ceo", ["company"], ["manager"]), ("m1", ["ops"], ["manager"]),
                                 ("d1", ["desk"], ["staff"]), ("q1", ["quality"], ["staff"])]:
