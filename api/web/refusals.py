@@ -105,6 +105,58 @@ def model_problem_templates() -> dict[str, str]:
         "no_process": _("The files contain no BPMN process."),
         "timer_not_evaluable": _("The start timer's expression cannot be evaluated: %(detail)s", detail="{detail}"),
         "file_unreadable": _("The engine cannot read this file: %(detail)s", detail="{detail}"),
+        **_spiff_finding_templates(),
+    }
+
+
+def _spiff_finding_templates() -> dict[str, str]:
+    """SpiffWorkflow's and the BPMN schema's findings, by the reasons engine/runtime/findings.py gives them."""
+    return {
+        "xsd_unexpected_element": _("The BPMN 2.0 schema does not allow a <%(element)s> element here.",
+                                    element="{element}"),
+        "xsd_attribute_not_allowed": _("The BPMN 2.0 schema does not allow the attribute %(attribute)s on "
+                                       "<%(element)s>.", attribute="{attribute}", element="{element}"),
+        "xsd_attribute_missing": _("<%(element)s> needs the attribute %(attribute)s.", element="{element}",
+                                   attribute="{attribute}"),
+        "xsd_missing_child": _("<%(element)s> lacks an element the BPMN 2.0 schema requires inside it.",
+                               element="{element}"),
+        "xsd_invalid_value": _("“%(value)s” is not a valid value for %(attribute)s of <%(element)s> (it must be "
+                               "of type %(type)s; an id starts with a letter or _).", value="{value}",
+                               attribute="{attribute}", element="{element}", type="{type}"),
+        "xsd_invalid": _("<%(element)s> does not follow the BPMN 2.0 schema: %(detail)s", element="{element}",
+                         detail="{detail}"),
+        "no_start_event": _("The process has no start event."),
+        "flow_without_condition": _("A flow leaving an exclusive gateway has no condition: give it one, or make it "
+                                    "the gateway's default flow."),
+        "multiple_outgoing_flows": _("This element cannot have more than one outgoing flow: add a gateway after it."),
+        "duplicate_process": _("Two processes in the bundle have the id “%(process)s”: each needs its own.",
+                               process="{process}"),
+        "called_process_missing": _("A call activity calls the process “%(process)s”, which is not in the bundle "
+                                    "(it has: %(known)s).", process="{process}", known="{known}"),
+        "multi_instance_unspecified": _("A multi-instance activity needs a cardinality or a collection to run over."),
+        "loop_unspecified": _("A loop activity needs a loopMaximum or a loopCondition."),
+        "script_missing": _("The script task has no script."),
+        "timer_spec_invalid": _("The timer has no valid time: give an ISO-8601 date, duration or cycle."),
+        "message_ref_missing": _("The message event refers to the message “%(ref)s”, which the file does not "
+                                 "define.", ref="{ref}"),
+        "subprocess_start_events": _("A subprocess needs exactly one start event (it has %(count)s).",
+                                     count="{count}"),
+        "subprocess_no_end": _("A subprocess needs an end event."),
+        "conditional_event_no_condition": _("The conditional event has no condition."),
+        "cancel_outside_transaction": _("Cancel events may only be used in a transaction subprocess."),
+        "definition_id_missing": _("A %(kind)s definition has no id.", kind="{kind}"),
+        "event_ref_missing": _("The event refers to a message, signal, error or escalation that the file does not "
+                               "define."),
+        "reference_unresolved": _("This element refers to something the file does not define (for an event: its "
+                                  "message, signal, error or escalation)."),
+        "dmn_no_decision": _("The DMN file contains no decision."),
+        "dmn_multiple_tables": _("A decision may have only one decision table."),
+        "data_association_unresolved": _("The data association “%(name)s” refers to nothing in the process.",
+                                         name="{name}"),
+        "duplicate_element_id": _("Two elements share the id “%(target)s”: each element needs its own id.",
+                                  target="{target}"),
+        "task_type_unsupported": _("The engine does not support this kind of task."),
+        "process_not_executable": _("The process %(process)s is not marked executable.", process="{process}"),
     }
 
 

@@ -18,6 +18,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from engine.errors import InvalidModel, ModelProblem
 
+from .findings import classify
 from .specs import Assignment, OpsflowUserTask
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -167,11 +168,14 @@ def problem_from_spiff(exc: SpiffWorkflowException, default_file: str | None = N
     message = str(exc.args[0]) if exc.args else str(exc)
     element_id = getattr(exc, "id", None) or (getattr(exc, "task_spec", None) and exc.task_spec.bpmn_id)
     line = getattr(exc, "line_number", None)
+    reason, params = classify(message)  # None for a finding not known: shown as the library words it
     return ModelProblem(
         message=message,
         element_id=element_id or None,
         file_name=getattr(exc, "file_name", None) or default_file,
         line=line if isinstance(line, int) else None,
+        reason=reason,
+        params=params,
     )
 
 

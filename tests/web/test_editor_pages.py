@@ -178,6 +178,22 @@ def test_upload_problems_of_opsflows_own_rules_are_said_in_the_pages_language(as
     assert "nothing to deploy" not in html and "no executable process" not in html
 
 
+def test_upload_problems_found_by_spiffworkflow_and_the_schema_are_said_in_the_pages_language(as_user: Any) -> None:
+    owner: Pages = as_user("owner1")
+    owner.post("/language", {"language": "zh", "next": "/editor"})
+    bpmn = (PROCESSES / "change_request.bpmn").read_text(encoding="utf-8").replace(
+        "<bpmn:userTask ", '<bpmn:userTask priority="high" ', 1)
+    refused = _upload(owner, {"files": [(io.BytesIO(bpmn.encode()), "change_request.bpmn")]})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "BPMN 2.0 架构不允许 &lt;userTask&gt; 带有属性 priority。" in html and "is not allowed" not in html
+
+    no_start = re.sub(r"<bpmn:startEvent .*?</bpmn:startEvent>", "",
+                      (PROCESSES / "change_request.bpmn").read_text(encoding="utf-8"), count=1, flags=re.S)
+    html = _upload(owner, {"files": [(io.BytesIO(no_start.encode()), "change_request.bpmn")]}).get_data(as_text=True)
+    assert "流程没有开始事件。" in html and "No start event found" not in html
+
+
 def test_download_is_the_verbatim_file_of_the_version(as_user: Any) -> None:
     owner = _english(as_user)
     _upload(owner, _changed_service_request())

@@ -1,0 +1,90 @@
+"""SpiffWorkflow's own findings get a reason and params (engine/runtime/findings.py), from real documents that
+SpiffWorkflow 3.2 and the BPMN schema refuse, so the pages can say each in the reader's language."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.core import Engine
+from engine.errors import InvalidModel
+from engine.runtime.findings import REASONS, classify
+from tests.unit.test_definitions import HEAD, process_xml
+
+
+def _flow_to(target: str, element: str) -> str:
+    return f'<bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="{target}"/>{element}'
+
+
+GATEWAY_WITHOUT_CONDITIONS = (
+    '<bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="gw"/><bpmn:exclusiveGateway id="gw"/>'
+    '<bpmn:sequenceFlow id="f1" sourceRef="gw" targetRef="e1"/><bpmn:sequenceFlow id="f2" sourceRef="gw" '
+    'targetRef="e2"/><bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/>'
+)
+CASES = [
+    ("attribute not allowed", {"a.bpmn": process_xml('<bpmn:userTask id="ut" priority="high"/>')},
+     "xsd_attribute_not_allowed", {"element": "userTask", "attribute": "priority"}, "ut"),
+    ("unexpected element", {"a.bpmn": process_xml('<bpmn:userTask id="ut"><bpmn:startEvent id="x"/></bpmn:userTask>')},
+     "xsd_unexpected_element", {"element": "startEvent"}, "ut"),
+    ("attribute missing", {"a.bpmn": process_xml('<bpmn:sequenceFlow id="f" sourceRef="start"/>')},
+     "xsd_attribute_missing", {"element": "sequenceFlow", "attribute": "targetRef"}, "f"),
+    ("invalid id", {"a.bpmn": process_xml('<bpmn:userTask id="1ut"/>')},
+     "xsd_invalid_value", {"element": "userTask", "attribute": "id", "value": "1ut", "type": "xs:ID"}, "1ut"),
+    ("missing child", {"a.bpmn": process_xml(_flow_to("t", '<bpmn:intermediateCatchEvent id="t">'
+                                                           '<bpmn:conditionalEventDefinition/></bpmn:intermediateCatchEvent>'))},
+     "xsd_missing_child", {"element": "conditionalEventDefinition"}, None),
+    ("no start event", {"a.bpmn": f'{HEAD}<bpmn:process id="p" isExecutable="true"><bpmn:userTask id="ut"/>'
+                                  "</bpmn:process></bpmn:definitions>"},
+     "no_start_event", {}, "p"),
+    ("gateway flows without conditions", {"a.bpmn": process_xml(GATEWAY_WITHOUT_CONDITIONS)},
+     "flow_without_condition", {}, "f1"),
+    ("duplicate process", {"a.bpmn": process_xml('<bpmn:endEvent id="e"/>'), "b.bpmn": process_xml('<bpmn:endEvent id="e"/>')},
+     "duplicate_process", {"process": "p"}, "p"),
+    ("called process missing", {"a.bpmn": process_xml(_flow_to("c", '<bpmn:callActivity id="c" calledElement="nope"/>'))},
+     "called_process_missing", {"process": "nope", "known": "p"}, None),
+    ("script missing", {"a.bpmn": process_xml(_flow_to("s", '<bpmn:scriptTask id="s"/>'))}, "script_missing", {}, "s"),
+    ("multi-instance unspecified", {"a.bpmn": process_xml(_flow_to("ut", '<bpmn:userTask id="ut">'
+                                                                        '<bpmn:multiInstanceLoopCharacteristics/></bpmn:userTask>'))},
+     "multi_instance_unspecified", {}, "ut"),
+    ("loop unspecified", {"a.bpmn": process_xml(_flow_to("ut", '<bpmn:userTask id="ut"><bpmn:standardLoopCharacteristics/>'
+                                                              '</bpmn:userTask>'))},
+     "loop_unspecified", {}, "ut"),
+    ("timer without time", {"a.bpmn": process_xml(_flow_to("t", '<bpmn:intermediateCatchEvent id="t">'
+                                                               '<bpmn:timerEventDefinition/></bpmn:intermediateCatchEvent>'))},
+     "timer_spec_invalid", {}, "t"),
+    ("message not defined", {"a.bpmn": process_xml(_flow_to("t", '<bpmn:intermediateCatchEvent id="t"><bpmn:'
+                                                                'messageEventDefinition messageRef="m"/></bpmn:intermediateCatchEvent>'))},
+     "reference_unresolved", {}, "t"),
+    ("error not defined", {"a.bpmn": process_xml(_flow_to("t", '<bpmn:endEvent id="t"><bpmn:errorEventDefinition '
+                                                              'errorRef="nope"/></bpmn:endEvent>'))},
+     "event_ref_missing", {}, "t"),
+    ("subprocess without start", {"a.bpmn": process_xml(_flow_to("sp", '<bpmn:subProcess id="sp"><bpmn:endEvent id="se"/>'
+                                                                      '</bpmn:subProcess>'))},
+     "subprocess_start_events", {"count": 0}, "sp"),
+    ("subprocess without end", {"a.bpmn": process_xml(_flow_to("sp", '<bpmn:subProcess id="sp"><bpmn:startEvent id="ss"/>'
+                                                                    '</bpmn:subProcess>'))},
+     "subprocess_no_end", {}, "sp"),
+]
+
+
+@pytest.mark.parametrize(("files", "reason", "params", "element_id"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_spiffworkflows_findings_on_real_documents_get_their_reason_and_params(
+        engine: Engine, files: dict[str, str], reason: str, params: dict[str, object], element_id: str | None) -> None:
+    with pytest.raises(InvalidModel) as err:
+        engine.definitions.validate(files)
+    problem = err.value.problems[0]
+    assert (problem.reason, problem.params) == (reason, params), problem.message
+    if element_id is not None:
+        assert problem.element_id == element_id
+    assert problem.message  # the library's own words stay, for the API's detail and the logs
+
+
+def test_the_catalog_knows_each_reason_once_and_leaves_unknown_findings_unnamed() -> None:
+    assert classify("Something SpiffWorkflow 3.3 may say") == (None, None)
+    assert classify("Duplicate process ID: change_request ") == ("duplicate_process", {"process": "change_request"})
+    assert classify("When looking for a task spec, we found two items, perhaps a form has the same ID? (Task_1)") == (
+        "duplicate_element_id", {"target": "Task_1"})
+    assert classify("Message identifier is missing from bpmn xml") == ("definition_id_missing", {"kind": "Message"})
+    # the schema's catch-all keeps the rest of libxml2's words as the detail
+    assert classify("Element '{http://www.omg.org/spec/BPMN/20100524/MODEL}task': No match found for key-sequence.") == (
+        "xsd_invalid", {"element": "task", "detail": "No match found for key-sequence."})
+    assert {reason for _, reason in [c[1:3] for c in CASES]} <= REASONS
