@@ -134,6 +134,18 @@ def _decision_refs(process_node: Any) -> set[str]:
     return {node.get(attr) for node in process_node.iter(f"{{{BPMN_NS}}}businessRuleTask") if node.get(attr)}
 
 
+def _placed(problem: ModelProblem, sources: list[SourceFile]) -> ModelProblem:
+    """A missing called process is found only when the caller's spec is built, without the caller: place the
+    problem at the first call activity that names it."""
+    called = (problem.params or {}).get("process") if problem.reason == "called_process_missing" else None
+    for source in sources if called and problem.element_id is None else ():
+        for node in source.root.iter(f"{{{BPMN_NS}}}callActivity"):
+            if node.get("calledElement") == called:
+                problem.element_id, problem.file_name, problem.line = node.get("id"), source.name, node.sourceline
+                return problem
+    return problem
+
+
 def compile_bundle(sources: list[SourceFile], only: str | None = None) -> list[CompiledProcess]:
     """Compile every executable process of a bundle (or just `only`); raise InvalidModel with placed problems."""
     parser = build_parser(sources)
@@ -157,7 +169,7 @@ def compile_bundle(sources: list[SourceFile], only: str | None = None) -> list[C
             spec = parser.get_spec(pid)
             subprocess_specs = parser.get_subprocess_specs(pid)
         except (ValidationException, SpiffWorkflowException) as exc:
-            raise InvalidModel(f"process {pid} cannot be built", [problem_from_spiff(exc)]) from exc
+            raise InvalidModel(f"process {pid} cannot be built", [_placed(problem_from_spiff(exc), sources)]) from exc
         process_parser = parser.get_process_parser(pid)
         needed = {process_parser.filename}
         nodes = [process_parser.node]

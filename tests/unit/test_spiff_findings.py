@@ -40,7 +40,7 @@ CASES = [
     ("duplicate process", {"a.bpmn": process_xml('<bpmn:endEvent id="e"/>'), "b.bpmn": process_xml('<bpmn:endEvent id="e"/>')},
      "duplicate_process", {"process": "p"}, "p"),
     ("called process missing", {"a.bpmn": process_xml(_flow_to("c", '<bpmn:callActivity id="c" calledElement="nope"/>'))},
-     "called_process_missing", {"process": "nope", "known": "p"}, None),
+     "called_process_missing", {"process": "nope", "known": "p"}, "c"),
     ("script missing", {"a.bpmn": process_xml(_flow_to("s", '<bpmn:scriptTask id="s"/>'))}, "script_missing", {}, "s"),
     ("multi-instance unspecified", {"a.bpmn": process_xml(_flow_to("ut", '<bpmn:userTask id="ut">'
                                                                         '<bpmn:multiInstanceLoopCharacteristics/></bpmn:userTask>'))},
