@@ -294,8 +294,40 @@ def test_a_confidential_request_the_general_manager_rejects_goes_back_to_the_req
     assert open_ids(case) == ['rework_change'] and case.data['confidential_comment'] == '请去除客户资料'
     do(case, 'rework_change', 'l1eng1', rework_decision='resubmit', change_type='normal',
        involves_confidential_data=False)
-    sign_off(case, 'l1eng1')  # signed again, and no longer confidential: straight to assessment
+    sign_off(case, 'l1eng1')
+    # unticking the box does not undo the rejection: once declared confidential, the general manager decides
+    assert open_ids(case) == ['confidential_approval'] and case.data['confidential_flagged'] is True
+    do(case, 'confidential_approval', 'gm1', confidential_decision='approve', confidential_comment='已去除客户资料')
     assert open_ids(case) == ['assess_change']
+
+
+def test_a_request_declared_confidential_only_in_a_rework_needs_the_general_manager_from_then_on(driver):
+    case = start(driver, user='l1eng1')
+    assert open_ids(case) == ['assess_change'] and case.data['confidential_flagged'] is False
+    do(case, 'assess_change', 'l2eng1', technically_feasible=False, risk_level='low', assessed_change_class='normal')
+    do(case, 'rework_change', 'l1eng1', rework_decision='resubmit', change_type='normal',
+       involves_confidential_data=True)
+    sign_off(case, 'l1eng1')
+    assert open_ids(case) == ['confidential_approval']
+
+
+def test_an_emergency_change_involving_confidential_data_needs_the_general_manager_before_authorisation(driver):
+    """001 篇12 §六(八) knows no exception for urgent requests: the general manager approves before the deputy
+    GM authorises the work (and a rejection cannot be dodged by resubmitting as an emergency)."""
+    case = start(driver, user='l1eng1', involves_confidential_data=True)
+    do(case, 'confidential_approval', 'gm1', confidential_decision='reject', confidential_comment='不可涉及客户资料')
+    do(case, 'rework_change', 'l1eng1', rework_decision='resubmit', change_type='emergency',
+       involves_confidential_data=False)
+    assert open_ids(case) == ['confidential_approval']  # not emergency_authorization
+    do(case, 'confidential_approval', 'gm1', confidential_decision='approve', confidential_comment='限机房内操作')
+    assert open_ids(case) == ['emergency_authorization']
+    do(case, 'emergency_authorization', 'deputy1', emergency_decision='authorize')
+    assert open_ids(case) == ['implement_change']
+
+
+def test_the_general_managers_own_confidential_emergency_needs_no_approval_by_themselves(driver):
+    case = start(driver, user='gm1', change_type='emergency', involves_confidential_data=True)
+    assert open_ids(case) == ['emergency_authorization']
 
 
 def test_the_requester_cannot_approve_their_own_confidential_request(driver):
