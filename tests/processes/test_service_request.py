@@ -168,6 +168,22 @@ def test_urgent_fault_runs_the_emergency_procedure_beside_fault_handling(driver)
     assert case.data['severity'] == 'critical' and case.data['event_level'] == 'II'
 
 
+def test_a_reopened_urgent_request_does_not_raise_its_emergency_a_second_time(driver):
+    case = start(driver)
+    do(case, 'assess_request', 'l1eng1', urgent_fault=True)
+    assert case.data['emergency_raised_once'] is True
+    do(case, 'first_line_handle', 'l1eng1', fl_outcome='resolved')
+    do(case, 'test_fix', 'l1eng1', test_passed=True, kb_candidate=False)
+    callback(case, resolved=False)
+    do(case, 'assess_request', 'l1eng1', urgent_fault=True)  # still urgent: the same fault, the same emergency
+    assert sorted(open_ids(case)) == ['assess_event', 'first_line_handle']
+    run_emergency(case)
+    do(case, 'first_line_handle', 'l1eng1', fl_outcome='resolved')
+    do(case, 'test_fix', 'l1eng1', test_passed=True, kb_candidate=False)
+    callback(case)
+    assert case.is_completed and case.end_events == ['emergency_procedure_closed', 'request_closed']
+
+
 def test_a_request_closed_before_its_emergency_is_evaluated_stays_open_for_the_evaluation(driver):
     case = start(driver)
     do(case, 'assess_request', 'l1eng1', urgent_fault=True)
