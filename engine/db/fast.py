@@ -186,6 +186,9 @@ class FastSQL:
         try:
             try:
                 cursor.execute(sql if self.is_sqlite else _pyformat(sql), params or {})
+                if PIPELINE_KEY in session.info:
+                    # replies to statements sent before may already sit on this cursor: wait for this one's own
+                    session.info[PIPELINE_KEY].sync()
                 rows = cursor.fetchall()
             except _DRIVER_ERRORS as exc:
                 raise as_sqlalchemy_error(exc, sql, params) from exc

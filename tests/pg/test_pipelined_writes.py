@@ -3,6 +3,8 @@ the whole step, as SQLAlchemy's error, with an incident and nothing of the step 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
@@ -80,3 +82,19 @@ def test_a_steps_writes_and_its_audit_chain_are_pipelined(pg_url: str, make_engi
     assert {"UPDATE human_task", "INSERT INTO engine_task", "INSERT INTO human_task",
             "INSERT INTO audit_event"} <= {s for s, _ in sent}
     assert all(pipelined for _, pipelined in sent), sent
+
+
+@pytest.mark.parametrize("earlier", ["SELECT 'stale' AS answer", "UPDATE audit_head SET count = count"])
+def test_a_read_inside_the_pipeline_gets_its_own_rows_whatever_was_sent_before(pg_url: str, make_engine,
+                                                                              earlier: str) -> None:
+    """The replies to statements sent without waiting can reach the shared cursor before a read's own reply
+    (the server flushes once ~8 kB are pending): the read must wait for its own (seen: an earlier statement's
+    rows returned, or 'the last operation didn't produce records')."""
+    engine = make_engine(pg_url)
+    fast = engine.db.fast
+    with engine.db.transaction() as session, fast.batched(session):
+        fast.send(session, earlier)
+        fast.send(session, "SELECT repeat('x', 40000)")  # more output than the server holds back
+        time.sleep(0.2)
+        assert fast.fetch(session, "SELECT 42 AS answer") == [{"answer": 42}]
+        assert fast.execute(session, "UPDATE audit_head SET count = count WHERE id = 1") == 1
