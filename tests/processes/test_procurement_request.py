@@ -3,7 +3,7 @@
 import pytest
 
 from tests.processes.conftest import do, groups_of, open_ids
-from tests.processes.driver import SeparationOfDutiesViolation
+from tests.processes.driver import NotAssignee, SeparationOfDutiesViolation
 
 START = dict(
     request_department='spare_parts',
@@ -44,9 +44,11 @@ def test_small_request_within_budget_is_approved_by_the_manager_and_received(dri
     assert case.data['total_amount'] == 2000.0
     to_manager(case)
     assert case.data['approval_level'] == 'dept_manager' and case.data['required_quotes'] == 1
-    assert groups_of(case, 'manager_approval') == ['ops_service']
-    with pytest.raises(SeparationOfDutiesViolation):
-        do(case, 'manager_approval', 'store1', manager_decision='approve')
+    # 001 篇9 部门经理签字: the requester's own manager (the store sits in operations), not the whole department
+    task = case.task('manager_approval')
+    assert (task.candidate_users, task.candidate_groups) == (['opsmgr1'], [])
+    with pytest.raises(NotAssignee):
+        do(case, 'manager_approval', 'l2eng1', manager_decision='approve')
     do(case, 'manager_approval', 'opsmgr1', manager_decision='approve')
     buy_and_receive(case)
     assert groups_of(case, 'rate_supplier') == ['purchasing']
@@ -55,7 +57,7 @@ def test_small_request_within_budget_is_approved_by_the_manager_and_received(dri
     assert case.data['supplier_rating'] == 4 and case.data['procurement_requester'] == 'store1'
 
 
-def test_operations_manager_cannot_approve_their_own_daily_supplies_request(driver):
+def test_the_operations_managers_own_request_is_approved_by_their_superior(driver):
     case = start(
         driver,
         user='opsmgr1',
@@ -64,9 +66,10 @@ def test_operations_manager_cannot_approve_their_own_daily_supplies_request(driv
         item_name='网线与水晶头',
     )
     to_manager(case)
-    with pytest.raises(SeparationOfDutiesViolation):
+    assert case.task('manager_approval').candidate_users == ['gm1']  # not themselves: the head above them
+    with pytest.raises((NotAssignee, SeparationOfDutiesViolation)):  # not offered to them, and their own request
         do(case, 'manager_approval', 'opsmgr1', manager_decision='approve')
-    do(case, 'manager_approval', 'opsmgr2', manager_decision='approve')
+    do(case, 'manager_approval', 'gm1', manager_decision='approve')
     assert open_ids(case) == ['collect_quotes']
 
 
@@ -152,7 +155,7 @@ def test_two_people_handle_a_purchase(driver):
     does not place their own order."""
     case = start(driver, user='opsmgr1', request_department='ops_service', request_type='daily_supplies')
     to_manager(case)
-    do(case, 'manager_approval', 'opsmgr2', manager_decision='approve')
+    do(case, 'manager_approval', 'gm1', manager_decision='approve')
     do(case, 'collect_quotes', 'buyer1', quote_count=1)
     with pytest.raises(SeparationOfDutiesViolation):
         do(case, 'place_order', 'opsmgr1', supplier_name='青岛某科技')
@@ -162,3 +165,31 @@ def test_two_people_handle_a_purchase(driver):
             do(case, 'goods_receipt', buyer, inspection_passed=True)
     do(case, 'goods_receipt', 'store1', inspection_passed=True)
     assert case.completed_by('goods_receipt') == 'store1'
+
+
+def test_an_order_dearer_than_approved_is_checked_and_approved_again_at_its_amount(driver):
+    """003 §八(二)1 超出预算的支出，需经过严格的审批流程: the approval is of an amount; an order above it goes back to
+    finance and to the approver that amount needs (here the deputy GM, and three quotes), before any receipt."""
+    case = start(driver)  # 2 000 CNY: the manager alone, one quote
+    to_manager(case)
+    do(case, 'manager_approval', 'opsmgr1', manager_decision='approve')
+    do(case, 'collect_quotes', 'buyer1', quote_count=1)
+    do(case, 'place_order', 'buyer1', supplier_name='青岛某科技', order_amount=30000.0)
+    assert open_ids(case) == ['budget_check']
+    assert case.data['approved_amount'] == 2000.0 and case.data['total_amount'] == 30000.0
+    do(case, 'budget_check', 'finance1', remaining_budget=200000.0)
+    assert case.data['approval_level'] == 'deputy_gm' and case.data['required_quotes'] == 3
+    do(case, 'manager_approval', 'opsmgr1', manager_decision='approve')
+    do(case, 'deputy_gm_approval', 'deputy1', deputy_decision='approve')
+    do(case, 'collect_quotes', 'buyer1', quote_count=3)
+    do(case, 'place_order', 'buyer1', supplier_name='青岛某科技', order_amount=30000.0)
+    assert open_ids(case) == ['goods_receipt']  # within what was approved now
+
+
+def test_an_order_at_or_below_the_approved_amount_goes_straight_to_receipt(driver):
+    case = start(driver)
+    to_manager(case)
+    do(case, 'manager_approval', 'opsmgr1', manager_decision='approve')
+    do(case, 'collect_quotes', 'buyer1', quote_count=1)
+    do(case, 'place_order', 'buyer1', supplier_name='青岛某科技', order_amount=2000.0)
+    assert open_ids(case) == ['goods_receipt'] and 'approved_amount' not in case.data
