@@ -36,12 +36,12 @@ def sign_off(case, requester, decision='approve', **fields):
     do(case, 'unit_head_signoff', HEAD_OF[requester], unit_head_decision=decision, **fields)
 
 
-def assess(case, feasible=True, risk='low', cls='normal'):
+def assess(case, feasible=True, risk='low', cls='normal', by='l2eng1'):
     assert groups_of(case, 'assess_change') == ['second_line']
     do(
         case,
         'assess_change',
-        'l2eng1',
+        by,
         technically_feasible=feasible,
         risk_level=risk,
         assessed_change_class=cls,
@@ -100,7 +100,7 @@ def test_a_normal_change_cannot_reach_approval_without_both_plans(driver):
 
 def test_high_risk_change_also_needs_the_deputy_gm(driver):
     case = start(driver, user='l2eng1')  # an engineer may request a change, but not assess-and-approve it
-    assess(case, risk='high')
+    assess(case, risk='high', by='l2eng2')
     do(case, 'prepare_change_plan', 'l2eng1')
     do(case, 'manager_approval', 'opsmgr1', manager_decision='approve')
     assert groups_of(case, 'deputy_gm_approval') == ['deputy_gm']
@@ -110,6 +110,16 @@ def test_high_risk_change_also_needs_the_deputy_gm(driver):
     implement_and_verify(case, requester='l2eng1')
     assert case.end_events == ['change_completed']
     assert case.completed_by('deputy_gm_approval') == 'deputy1'
+
+
+def test_an_engineer_cannot_assess_their_own_change(driver):
+    """The assessment classes the change, and a standard one needs no approval: the requester may not class
+    their own (003 §三(四)2–3, 004 §六(二)1)."""
+    case = start(driver, user='l2eng1')
+    with pytest.raises(SeparationOfDutiesViolation):
+        assess(case, cls='standard')
+    assess(case, cls='standard', by='l2eng2')
+    assert open_ids(case) == ['implement_change']
 
 
 def test_requester_who_is_a_manager_cannot_approve_their_own_change(driver):
