@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .audit import AuditLog
 from .cases import CaseCache, CaseStore
 from .db.migrate import upgrade
@@ -42,7 +44,7 @@ class Engine:
         self.runtime = WorkflowRuntime(
             ScriptLimits(cpu_seconds=settings.script_cpu_seconds, memory_bytes=settings.script_memory_bytes),
             max_task_depth=settings.max_task_depth,
-            helpers={"unit_heads": OrgLookup(self.db).unit_heads},
+            helpers=_org_helpers(OrgLookup(self.db)),
         )
         self.cache = CaseCache(settings.workflow_cache_size)
         self.store = CaseStore(
@@ -82,3 +84,8 @@ class Engine:
 
     def close(self) -> None:
         self.db.dispose()
+
+
+def _org_helpers(org: OrgLookup) -> dict[str, Any]:
+    """What diagrams may ask of the org chart (engine.identity.org)."""
+    return {"unit_heads": org.unit_heads, "group_heads": org.group_heads}

@@ -7,6 +7,10 @@ team without a manager is headed by its department's manager; a manager's own su
 in no unit is answered with the heads of the top of the chart. The general manager, heading the top unit,
 has nobody above them: an empty list. Within a step the chart is read once, and a step may look up at most
 MAX_LOOKUPS_PER_STEP people.
+
+`group_heads(group, person)` answers the same for a named unit rather than a person's own: who heads, say,
+operations, other than `person` (an approval by "the department manager" that the manager's own request must
+not reach: it goes up to their superior instead).
 """
 
 from __future__ import annotations
@@ -77,12 +81,30 @@ class OrgLookup:
         if current is None:
             with self.db.reading() as session:
                 return self._heads(session, self._chart(session), username)
-        cache = current.info.get(_CACHE)
-        if cache is None:
-            cache = current.info[_CACHE] = self._chart(current)
+        cache = self._step_chart(current)
         if username not in cache.units and len(cache.units) >= MAX_LOOKUPS_PER_STEP:
             raise RuntimeError(f"unit_heads() looked up more than {MAX_LOOKUPS_PER_STEP} people in one step")
         return self._heads(current, cache, username)
+
+    def group_heads(self, group: str, person: str = "") -> list[str]:
+        """The heads of unit `group` other than `person`, else of the nearest unit above it with one."""
+        if not isinstance(group, str) or not group or not isinstance(person, str):
+            raise TypeError(f"group_heads() takes a group key and a username, got {group!r}, {person!r}")
+        current = self.db.current_transaction()
+        if current is None:
+            with self.db.reading() as session:
+                chart = self._chart(session)
+        else:
+            chart = self._step_chart(current)
+        if group not in chart.parents:
+            raise ValueError(f"group_heads(): there is no group {group!r} in the org chart")
+        return nearest_heads([group], chart.parents, chart.heads, person)
+
+    def _step_chart(self, session: Session) -> _StepCache:
+        cache: _StepCache | None = session.info.get(_CACHE)
+        if cache is None:
+            cache = session.info[_CACHE] = self._chart(session)
+        return cache
 
     @staticmethod
     def _chart(session: Session) -> _StepCache:

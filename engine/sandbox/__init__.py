@@ -22,6 +22,9 @@ Helpers:
                                                 managers of the person's unit, else of the nearest unit
                                                 above with one, never the person; e.g.
                                                 camunda:candidateUsers="${unit_heads(requester)}"
+    group_heads(group, username)                the same for a named unit: its managers other than the
+                                                person, else the nearest ones above; e.g.
+                                                camunda:candidateUsers="${group_heads('ops_service', requester)}"
 Builtins:
     len min max sum sorted reversed int float str bool dict list tuple set frozenset
     round abs any all range enumerate zip map filter isinstance divmod pow repr chr ord,

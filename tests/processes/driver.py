@@ -100,8 +100,9 @@ def iso_duration(days=0, hours=0, minutes=0, seconds=0):
     return 'P' + date_part + (f'T{time_part}' if time_part else '')
 
 
-def chart_unit_heads(chart):
-    """`unit_heads` over an org chart's groups and demo users, as the engine answers it from its identity tables."""
+def chart_helpers(chart):
+    """`unit_heads` and `group_heads` over an org chart's groups and demo users, as the engine answers them from
+    its identity tables."""
     parents = {g['key']: g.get('parent') for g in chart['groups']}
     users = {u['username']: u for u in chart.get('demo_users', [])}
     heads = {}
@@ -113,7 +114,12 @@ def chart_unit_heads(chart):
     def unit_heads(username):
         return nearest_heads(users.get(username, {}).get('groups', []), parents, heads, username)
 
-    return unit_heads
+    def group_heads(group, person=''):
+        if group not in parents:
+            raise ValueError(f'group_heads(): there is no group {group!r} in the org chart')
+        return nearest_heads([group], parents, heads, person)
+
+    return {'unit_heads': unit_heads, 'group_heads': group_heads}
 
 
 HELPERS = {
@@ -252,7 +258,7 @@ class InMemoryDriver:
         self.index = ModelIndex(processes_dir)
         self._forms = {}
         with open(os.path.join(processes_dir, 'org_chart.json'), encoding='utf-8') as f:
-            self.unit_heads = chart_unit_heads(json.load(f))
+            self.org_helpers = chart_helpers(json.load(f))
 
     def form(self, key):
         if key not in self._forms:
@@ -261,7 +267,7 @@ class InMemoryDriver:
         return self._forms[key]
 
     def script_engine(self):
-        return PythonScriptEngine(environment=TaskDataEnvironment({**HELPERS, 'unit_heads': self.unit_heads}))
+        return PythonScriptEngine(environment=TaskDataEnvironment({**HELPERS, **self.org_helpers}))
 
     def start(self, key, data=None, user='alice'):
         spec = self.parser.get_spec(key)

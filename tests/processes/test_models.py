@@ -100,7 +100,7 @@ def provided_variables(key, seen=None):
     return provided
 
 
-SANDBOX_NAMES = set(HELPERS) | {'unit_heads'} | set(dir(builtins))  # unit_heads: the engine's org lookup
+SANDBOX_NAMES = set(HELPERS) | {'unit_heads', 'group_heads'} | set(dir(builtins))  # the engine's org lookups
 
 
 def test_every_process_parses_and_validates_against_the_bpmn_and_dmn_schemas():

@@ -11,7 +11,7 @@ sandbox = pytest.importorskip('engine.sandbox')
 
 class SandboxedDriver(InMemoryDriver):
     def script_engine(self):
-        return sandbox.SandboxedScriptEngine(helpers={'unit_heads': self.unit_heads})
+        return sandbox.SandboxedScriptEngine(helpers=self.org_helpers)
 
 
 @pytest.fixture(scope='module')

@@ -72,6 +72,23 @@ def test_the_lookup_reads_the_identity_tables(engine: Engine, identity: Identity
         lookup.unit_heads(42)  # type: ignore[arg-type]
 
 
+def test_the_heads_of_a_named_unit_other_than_a_person(engine: Engine, identity: IdentityService) -> None:
+    """group_heads(): "the operations manager" for an approval, but never the person the approval is about."""
+    lookup = OrgLookup(engine.db)
+    assert lookup.group_heads("ops") == ["m1"]
+    assert lookup.group_heads("ops", "d1") == ["m1"]
+    assert lookup.group_heads("ops", "m1") == ["ceo"]  # the manager's own request: their superior
+    assert lookup.group_heads("desk") == ["m1"]  # a team without a manager: its department's
+    assert lookup.group_heads("company", "ceo") == []
+    with pytest.raises(ValueError, match="no group 'nope'"):
+        lookup.group_heads("nope")
+    with pytest.raises(TypeError):
+        lookup.group_heads("ops", 7)  # type: ignore[arg-type]
+    with engine.db.transaction() as session:  # inside a step: the step's chart, read once
+        assert lookup.group_heads("quality", "q1") == ["ceo"] and lookup.unit_heads("d1") == ["m1"]
+        assert "opsflow.org_lookup" in session.info
+
+
 def test_a_diagram_offers_the_task_to_the_heads_as_the_chart_is_when_the_task_opens(
     engine: Engine, identity: IdentityService
 ) -> None:
