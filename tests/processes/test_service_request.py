@@ -270,6 +270,13 @@ def test_sla_breach_interrupts_handling_and_escalates_to_the_manager(driver):
     assert open_ids(case) == ['sla_breach_escalation']  # second-line task was cancelled
     assert groups_of(case, 'sla_breach_escalation') == ['ops_service']
     do(case, 'sla_breach_escalation', 'opsmgr1', kb_candidate=False)
+    # 003 §三(三)3: the escalated fix is tested like any other before the customer is called back
+    assert open_ids(case) == ['test_escalated_fix']
+    assert groups_of(case, 'test_escalated_fix') == ['first_line', 'second_line']
+    do(case, 'test_escalated_fix', 'l2eng1', test_passed=False)
+    assert open_ids(case) == ['sla_breach_escalation']  # not yet: back to the escalated handling
+    do(case, 'sla_breach_escalation', 'opsmgr1', kb_candidate=False)
+    do(case, 'test_escalated_fix', 'l2eng1', test_passed=True, kb_candidate=False)
     callback(case)
     assert case.is_completed and case.end_events == ['request_closed']
     assert case.completed_by('second_line_handle') is None
@@ -283,6 +290,7 @@ def test_sla_breach_escalates_the_fault_but_leaves_a_running_emergency_procedure
     # the fault handling is taken over by the manager; the emergency goes on where it was
     assert open_ids(case) == ['activate_plan', 'sla_breach_escalation']
     do(case, 'sla_breach_escalation', 'opsmgr1', kb_candidate=False)
+    do(case, 'test_escalated_fix', 'l1eng1', test_passed=True, kb_candidate=False)
     callback(case)
     assert not case.is_completed
     run_emergency(case, assessed=True)
