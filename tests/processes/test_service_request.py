@@ -171,7 +171,6 @@ def test_urgent_fault_runs_the_emergency_procedure_beside_fault_handling(driver)
 def test_a_reopened_urgent_request_does_not_raise_its_emergency_a_second_time(driver):
     case = start(driver)
     do(case, 'assess_request', 'l1eng1', urgent_fault=True)
-    assert case.data['emergency_raised_once'] is True
     do(case, 'first_line_handle', 'l1eng1', fl_outcome='resolved')
     do(case, 'test_fix', 'l1eng1', test_passed=True, kb_candidate=False)
     callback(case, resolved=False)
@@ -182,6 +181,20 @@ def test_a_reopened_urgent_request_does_not_raise_its_emergency_a_second_time(dr
     do(case, 'test_fix', 'l1eng1', test_passed=True, kb_candidate=False)
     callback(case)
     assert case.is_completed and case.end_events == ['emergency_procedure_closed', 'request_closed']
+
+
+def test_an_urgent_request_reopened_after_an_sla_breach_does_not_raise_its_emergency_again(driver):
+    """The breach cancels the handling and its data; the case's data object still knows the emergency was raised."""
+    case = start(driver)
+    do(case, 'assess_request', 'l1eng1', urgent_fault=True)
+    assert sorted(open_ids(case)) == ['assess_event', 'first_line_handle']
+    case.fire_timer('sla_breach_timer')
+    do(case, 'sla_breach_escalation', 'opsmgr1', kb_candidate=False)
+    do(case, 'test_escalated_fix', 'l2eng1', test_passed=True, kb_candidate=False)
+    callback(case, resolved=False)
+    assert case.data['emergency_raised_before'] is True
+    do(case, 'assess_request', 'l1eng1', urgent_fault=True)
+    assert sorted(open_ids(case)) == ['assess_event', 'first_line_handle']  # still the one emergency
 
 
 def test_a_request_closed_before_its_emergency_is_evaluated_stays_open_for_the_evaluation(driver):
