@@ -59,8 +59,8 @@ class ModelProblem:
     """One problem found in a BPMN/DMN model, placed at the element it concerns.
 
     `message` is English; the problems of opsflow's own rules also carry a `reason` and `params`, as
-    refusals do, so the editor can say them in the reader's language (SpiffWorkflow's own findings have
-    no reason: they are shown as the library words them)."""
+    refusals do, so the editor can say them in the reader's language (SpiffWorkflow's findings get theirs from
+    engine/runtime/findings.py; one it does not know has no reason and is shown as the library words it)."""
 
     message: str
     element_id: str | None = None

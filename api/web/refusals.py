@@ -72,8 +72,8 @@ def _engine_error(exc: OpsflowError) -> Response:
 
 
 def model_problem_templates() -> dict[str, str]:
-    """The problems of opsflow's own deploy rules in the page's language, by reason: templates with `{param}`
-    placeholders, which `model_problem_text` fills here and the editor's script fills in the browser."""
+    """Deploy problems (opsflow's own rules and SpiffWorkflow's findings) in the page's language, by reason: `{param}`
+    templates, which `model_problem_text` fills here and the editor's script fills in the browser."""
     return {
         "unsupported_complexGateway": _("Complex gateways are not supported: use an inclusive or exclusive gateway."),
         "unsupported_compensateEventDefinition": _("Compensation events are not supported."),
@@ -123,6 +123,11 @@ def _spiff_finding_templates() -> dict[str, str]:
         "xsd_invalid_value": _("“%(value)s” is not a valid value for %(attribute)s of <%(element)s> (it must be "
                                "of type %(type)s; an id starts with a letter or _).", value="{value}",
                                attribute="{attribute}", element="{element}", type="{type}"),
+        "xsd_duplicate_id": _("The id “%(value)s” is used by more than one element: each element needs its own.",
+                              value="{value}"),
+        "xsd_invalid_attribute": _("The attribute %(attribute)s of <%(element)s> does not follow the BPMN 2.0 "
+                                   "schema: %(detail)s", attribute="{attribute}", element="{element}",
+                                   detail="{detail}"),
         "xsd_invalid": _("<%(element)s> does not follow the BPMN 2.0 schema: %(detail)s", element="{element}",
                          detail="{detail}"),
         "no_start_event": _("The process has no start event."),
@@ -137,8 +142,7 @@ def _spiff_finding_templates() -> dict[str, str]:
         "loop_unspecified": _("A loop activity needs a loopMaximum or a loopCondition."),
         "script_missing": _("The script task has no script."),
         "timer_spec_invalid": _("The timer has no valid time: give an ISO-8601 date, duration or cycle."),
-        "message_ref_missing": _("The message event refers to the message “%(ref)s”, which the file does not "
-                                 "define.", ref="{ref}"),
+        "message_ref_missing": _("The message event definition “%(ref)s” names no message.", ref="{ref}"),
         "subprocess_start_events": _("A subprocess needs exactly one start event (it has %(count)s).",
                                      count="{count}"),
         "subprocess_no_end": _("A subprocess needs an end event."),
@@ -153,8 +157,8 @@ def _spiff_finding_templates() -> dict[str, str]:
         "dmn_multiple_tables": _("A decision may have only one decision table."),
         "data_association_unresolved": _("The data association “%(name)s” refers to nothing in the process.",
                                          name="{name}"),
-        "duplicate_element_id": _("Two elements share the id “%(target)s”: each element needs its own id.",
-                                  target="{target}"),
+        "flow_target_missing": _("A sequence flow leads to “%(target)s”, which is not an element of the process.",
+                                 target="{target}"),
         "task_type_unsupported": _("The engine does not support this kind of task."),
         "process_not_executable": _("The process %(process)s is not marked executable.", process="{process}"),
     }
@@ -164,8 +168,8 @@ _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 def translated_problem(problem: ModelProblem) -> str | None:
-    """A deploy problem in the page's language, or None when it cannot be said so: SpiffWorkflow's own findings
-    (no reason), a reason without a template, or a template whose params are not all given. The same rule as
+    """A deploy problem in the page's language, or None when it cannot be said so: a finding of SpiffWorkflow's
+    that engine/runtime/findings.py does not know (no reason), a reason without a template, or a template whose params are not all given. The same rule as
     `translated` in js/editor/problems.js."""
     templates = model_problem_templates()
     template = templates.get(problem.reason or "")

@@ -24,7 +24,8 @@ _FINDINGS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern),
     (rf"^{_ELEMENT}: Missing child element\(s\)\.", "xsd_missing_child"),
     (rf"^{_ATTRIBUTE}: '(?P<value>[^']*)' is not a valid value of the (?:atomic|list|union) type '(?P<type>[^']*)'",
      "xsd_invalid_value"),
-    (rf"^{_ELEMENT}(?:, attribute '[^']*')?: (?P<detail>.+)$", "xsd_invalid"),
+    (rf"^{_ATTRIBUTE}: (?P<detail>.+)$", "xsd_invalid_attribute"),
+    (rf"^{_ELEMENT}: (?P<detail>.+)$", "xsd_invalid"),
     (r"^No start event found", "no_start_event"),
     (r"^Non-default exclusive outgoing sequence flow without condition", "flow_without_condition"),
     (r"^Multiple outgoing flows are not supported for tasks of type", "multiple_outgoing_flows"),
@@ -50,13 +51,17 @@ _FINDINGS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern),
     (r"^No decisions found", "dmn_no_decision"),
     (r"^Multiple decision tables are not current supported", "dmn_multiple_tables"),
     (r"^Cannot resolve data(?:Input|Output)Association (?P<name>.+)$", "data_association_unresolved"),
-    (r"^When looking for a task spec, we found two items, .*\((?P<target>[^()]*)\)$", "duplicate_element_id"),
+    # raised when a sequence flow's targetRef names no element of the process (despite its wording)
+    (r"^When looking for a task spec, we found two items, .*\((?P<target>[^()]*)\)$", "flow_target_missing"),
     (r"^There is no support implemented for this task type", "task_type_unsupported"),
     (r"^Process (?P<process>\S+) is not executable", "process_not_executable"),
 ))
 
 #: Every reason a SpiffWorkflow finding may be given (the pages have a text for each).
-REASONS: frozenset[str] = frozenset(reason for _, reason in _FINDINGS)
+REASONS: frozenset[str] = frozenset(reason for _, reason in _FINDINGS) | {"xsd_duplicate_id"}
+
+# What libxml2 says of an xs:ID that is well formed but already used is what it says of a malformed one.
+_NCNAME = re.compile(r"^[^\W\d][\w.-]*$")
 
 
 def classify(message: str) -> tuple[str | None, dict[str, Any] | None]:
@@ -68,5 +73,7 @@ def classify(message: str) -> tuple[str | None, dict[str, Any] | None]:
             params: dict[str, Any] = {k: v.strip() for k, v in match.groupdict().items() if v is not None}
             if "count" in params:
                 params["count"] = int(params["count"])
+            if reason == "xsd_invalid_value" and params.get("type") == "xs:ID" and _NCNAME.match(params["value"]):
+                return "xsd_duplicate_id", {"value": params["value"]}
             return reason, params
     return None, None

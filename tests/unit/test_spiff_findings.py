@@ -29,6 +29,13 @@ CASES = [
      "xsd_attribute_missing", {"element": "sequenceFlow", "attribute": "targetRef"}, "f"),
     ("invalid id", {"a.bpmn": process_xml('<bpmn:userTask id="1ut"/>')},
      "xsd_invalid_value", {"element": "userTask", "attribute": "id", "value": "1ut", "type": "xs:ID"}, "1ut"),
+    # libxml2 words a duplicate the same way as a malformed id: a well-formed one is taken as already used
+    ("duplicate id", {"a.bpmn": process_xml('<bpmn:userTask id="t"/>\n<bpmn:endEvent id="t"/>')},
+     "xsd_duplicate_id", {"value": "t"}, None),
+    ("invalid attribute value", {"a.bpmn": process_xml('<bpmn:exclusiveGateway id="g" gatewayDirection="Foo"/>')},
+     "xsd_invalid_attribute", None, "g"),
+    ("flow to nowhere", {"a.bpmn": process_xml('<bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="nope"/>')},
+     "flow_target_missing", {"target": "nope"}, None),
     ("missing child", {"a.bpmn": process_xml(_flow_to("t", '<bpmn:intermediateCatchEvent id="t">'
                                                            '<bpmn:conditionalEventDefinition/></bpmn:intermediateCatchEvent>'))},
      "xsd_missing_child", {"element": "conditionalEventDefinition"}, None),
@@ -68,11 +75,16 @@ CASES = [
 
 @pytest.mark.parametrize(("files", "reason", "params", "element_id"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_spiffworkflows_findings_on_real_documents_get_their_reason_and_params(
-        engine: Engine, files: dict[str, str], reason: str, params: dict[str, object], element_id: str | None) -> None:
+        engine: Engine, files: dict[str, str], reason: str, params: dict[str, object] | None,
+        element_id: str | None) -> None:
     with pytest.raises(InvalidModel) as err:
         engine.definitions.validate(files)
     problem = err.value.problems[0]
-    assert (problem.reason, problem.params) == (reason, params), problem.message
+    assert problem.reason == reason, problem.message
+    if params is not None:
+        assert problem.params == params, problem.message
+    else:  # the rest of libxml2's words are kept as the detail
+        assert {"element", "attribute", "detail"} <= set(problem.params or {}), problem.params
     if element_id is not None:
         assert problem.element_id == element_id
     assert problem.message  # the library's own words stay, for the API's detail and the logs
@@ -82,7 +94,7 @@ def test_the_catalog_knows_each_reason_once_and_leaves_unknown_findings_unnamed(
     assert classify("Something SpiffWorkflow 3.3 may say") == (None, None)
     assert classify("Duplicate process ID: change_request ") == ("duplicate_process", {"process": "change_request"})
     assert classify("When looking for a task spec, we found two items, perhaps a form has the same ID? (Task_1)") == (
-        "duplicate_element_id", {"target": "Task_1"})
+        "flow_target_missing", {"target": "Task_1"})
     assert classify("Message identifier is missing from bpmn xml") == ("definition_id_missing", {"kind": "Message"})
     # the schema's catch-all keeps the rest of libxml2's words as the detail
     assert classify("Element '{http://www.omg.org/spec/BPMN/20100524/MODEL}task': No match found for key-sequence.") == (

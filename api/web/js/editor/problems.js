@@ -35,7 +35,8 @@ export class Problems {
 
   // A problem in the page's language, or null when it cannot be said so: opsflow's own rules come with a reason
   // and params (the page's strings hold the templates, from api/web/refusals.py, whose `translated_problem` is
-  // the same rule); SpiffWorkflow's findings have no reason, and a template needs every one of its params.
+  // the same rule); a SpiffWorkflow finding engine/runtime/findings.py does not know has no reason, and a template
+  // needs every one of its params.
   translated(problem) {
     const templates = this.strings.reasons || {};
     const params = problem.params || {};
