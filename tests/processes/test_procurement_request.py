@@ -193,3 +193,16 @@ def test_an_order_at_or_below_the_approved_amount_goes_straight_to_receipt(drive
     do(case, 'collect_quotes', 'buyer1', quote_count=1)
     do(case, 'place_order', 'buyer1', supplier_name='青岛某科技', order_amount=2000.0)
     assert open_ids(case) == ['goods_receipt'] and 'approved_amount' not in case.data
+
+
+def test_an_order_whose_new_approval_is_refused_is_cancelled_with_the_supplier(driver):
+    case = start(driver)
+    to_manager(case)
+    do(case, 'manager_approval', 'opsmgr1', manager_decision='approve')
+    do(case, 'collect_quotes', 'buyer1', quote_count=1)
+    do(case, 'place_order', 'buyer1', supplier_name='青岛某科技', order_amount=30000.0)
+    do(case, 'budget_check', 'finance1', remaining_budget=200000.0)
+    do(case, 'manager_approval', 'opsmgr1', manager_decision='reject')
+    assert open_ids(case) == ['cancel_order'] and groups_of(case, 'cancel_order') == ['purchasing']
+    do(case, 'cancel_order', 'buyer1', cancellation_note='已电话通知供应商取消')
+    assert case.is_completed and case.end_events == ['order_withdrawn']
