@@ -63,7 +63,8 @@ INSERT_CASE = (
     " updated_at, version, data, completed_elements, active_elements, engine_header, next_task_seq)"
     " VALUES (?, ?, 1, 'bench_flow', 'running', 'bencher', ?, ?, 1, ?, '[]', '[]', ?, 0)"
 )
-UPDATE_CASE = "UPDATE process_instance SET updated_at = ?, data = ?, state = ?, engine_header = ?, version = ? WHERE id = ?"
+UPDATE_CASE = ("UPDATE process_instance SET updated_at = ?, data = ?, state = ?, engine_header = ?, version = ?"
+               " WHERE id = ?")
 INSERT_INBOX = (
     "INSERT INTO human_task (id, instance_id, definition_id, process_key, element_id, name, candidate_users,"
     " candidate_groups, properties, priority, created_at, state) VALUES (?, ?, 1, 'bench_flow', ?, ?, '[]',"
@@ -71,7 +72,8 @@ INSERT_INBOX = (
 )
 INSERT_CANDIDATE = "INSERT INTO human_task_candidate (task_id, kind, name) VALUES (?, 'group', 'bench')"
 READ_INBOX = "SELECT * FROM human_task WHERE id = ?"
-COMPLETE_INBOX = "UPDATE human_task SET state = 'completed', completed_by = 'bencher', completed_at = ?, submitted_data = ? WHERE id = ?"
+COMPLETE_INBOX = ("UPDATE human_task SET state = 'completed', completed_by = 'bencher', completed_at = ?,"
+                  " submitted_data = ? WHERE id = ?")
 INSERT_EVENT = (
     "INSERT INTO audit_event (id, occurred_at, type, actor, instance_id, task_id, definition_id, process_key,"
     " data, prev_hash, hash) VALUES (?, ?, ?, 'bencher', ?, ?, 1, 'bench_flow', ?, ?, ?)"
@@ -104,7 +106,9 @@ class Floor:
     def check(self, instances: int) -> None:
         """The floor did write what it claims: per instance one case, two inbox rows, six chained events, and
         (with state) the task rows of a completed case; the chain's head is its last event."""
-        count = lambda sql: self.db.execute(sql).fetchone()[0]  # noqa: E731
+        def count(sql: str) -> int:
+            return int(self.db.execute(sql).fetchone()[0])
+
         assert count("SELECT COUNT(*) FROM process_instance WHERE state = 'completed'") == instances
         assert count("SELECT COUNT(*) FROM human_task WHERE state = 'completed'") == 2 * instances
         assert count("SELECT COUNT(*) FROM audit_event WHERE type != 'definition_deployed'") == 6 * instances
@@ -128,7 +132,8 @@ class Floor:
     def _offer(self, case_id: str, workflow: BpmnWorkflow, now: str) -> str:
         task = ready_user_task(workflow)
         task_id = str(task.id)
-        self.cursor.execute(INSERT_INBOX, (task_id, case_id, task.task_spec.bpmn_id, task.task_spec.bpmn_name or "", now))
+        spec = task.task_spec
+        self.cursor.execute(INSERT_INBOX, (task_id, case_id, spec.bpmn_id, spec.bpmn_name or "", now))
         self.cursor.execute(INSERT_CANDIDATE, (task_id,))
         return task_id
 
@@ -229,7 +234,8 @@ def main() -> None:
     print(f"b/f1 = {b / f1:.2f} (the share of the floor's speed the whole engine keeps)")
     for name in ("f0", "f1", "b"):
         paired = sorted(x / y for y, x in zip(runs["a"], runs[name], strict=True))
-        print(f"{name}/a chunk by chunk: median {statistics.median(paired):.2f}, range {paired[0]:.2f}-{paired[-1]:.2f}")
+        print(f"{name}/a chunk by chunk: median {statistics.median(paired):.2f}, "
+              f"range {paired[0]:.2f}-{paired[-1]:.2f}")
 
 
 if __name__ == "__main__":

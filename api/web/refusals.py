@@ -72,8 +72,8 @@ def _engine_error(exc: OpsflowError) -> Response:
 
 
 def model_problem_templates() -> dict[str, str]:
-    """Deploy problems (opsflow's own rules and SpiffWorkflow's findings) in the page's language, by reason: `{param}`
-    templates, which `model_problem_text` fills here and the editor's script fills in the browser."""
+    """Deploy problems (opsflow's own rules and SpiffWorkflow's findings) in the page's language, by reason:
+    `{param}` templates, which `model_problem_text` fills here and the editor's script fills in the browser."""
     return {
         "unsupported_complexGateway": _("Complex gateways are not supported: use an inclusive or exclusive gateway."),
         "unsupported_compensateEventDefinition": _("Compensation events are not supported."),
@@ -169,8 +169,8 @@ _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 def translated_problem(problem: ModelProblem) -> str | None:
     """A deploy problem in the page's language, or None when it cannot be said so: a finding of SpiffWorkflow's
-    that engine/runtime/findings.py does not know (no reason), a reason without a template, or a template whose params are not all given. The same rule as
-    `translated` in js/editor/problems.js."""
+    that engine/runtime/findings.py does not know (no reason), a reason without a template, or a template whose
+    params are not all given. The same rule as `translated` in js/editor/problems.js."""
     templates = model_problem_templates()
     template = templates.get(problem.reason or "")
     if template is None:

@@ -137,8 +137,10 @@ def _decision_refs(process_node: Any) -> set[str]:
 def _placed(problem: ModelProblem, sources: list[SourceFile]) -> ModelProblem:
     """A missing called process is found only when the caller's spec is built, without the caller: place the
     problem at the first call activity that names it."""
-    called = (problem.params or {}).get("process") if problem.reason == "called_process_missing" else None
-    for source in sources if called and problem.element_id is None else ():
+    if problem.reason != "called_process_missing" or problem.element_id is not None:
+        return problem
+    called = (problem.params or {}).get("process")
+    for source in sources:
         for node in source.root.iter(f"{{{BPMN_NS}}}callActivity"):
             if node.get("calledElement") == called:
                 problem.element_id, problem.file_name, problem.line = node.get("id"), source.name, node.sourceline

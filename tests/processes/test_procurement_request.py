@@ -167,14 +167,20 @@ def test_two_people_handle_a_purchase(driver):
     assert case.completed_by('goods_receipt') == 'store1'
 
 
-def test_an_order_dearer_than_approved_is_checked_and_approved_again_at_its_amount(driver):
-    """003 §八(二)1 超出预算的支出，需经过严格的审批流程: the approval is of an amount; an order above it goes back to
-    finance and to the approver that amount needs (here the deputy GM, and three quotes), before any receipt."""
-    case = start(driver)  # 2 000 CNY: the manager alone, one quote
+def ordered(driver, order_amount):
+    """A 2 000 CNY request approved by the manager, quoted once and ordered at `order_amount`."""
+    case = start(driver)
     to_manager(case)
     do(case, 'manager_approval', 'opsmgr1', manager_decision='approve')
     do(case, 'collect_quotes', 'buyer1', quote_count=1)
-    do(case, 'place_order', 'buyer1', supplier_name='青岛某科技', order_amount=30000.0)
+    do(case, 'place_order', 'buyer1', supplier_name='青岛某科技', order_amount=order_amount)
+    return case
+
+
+def test_an_order_dearer_than_approved_is_checked_and_approved_again_at_its_amount(driver):
+    """003 §八(二)1 超出预算的支出，需经过严格的审批流程: the approval is of an amount; an order above it goes back to
+    finance and to the approver that amount needs (here the deputy GM, and three quotes), before any receipt."""
+    case = ordered(driver, 30000.0)  # approved at 2 000 CNY: the manager alone, one quote
     assert open_ids(case) == ['budget_check']
     assert case.data['approved_amount'] == 2000.0 and case.data['total_amount'] == 30000.0
     do(case, 'budget_check', 'finance1', remaining_budget=200000.0)
@@ -187,20 +193,12 @@ def test_an_order_dearer_than_approved_is_checked_and_approved_again_at_its_amou
 
 
 def test_an_order_at_or_below_the_approved_amount_goes_straight_to_receipt(driver):
-    case = start(driver)
-    to_manager(case)
-    do(case, 'manager_approval', 'opsmgr1', manager_decision='approve')
-    do(case, 'collect_quotes', 'buyer1', quote_count=1)
-    do(case, 'place_order', 'buyer1', supplier_name='青岛某科技', order_amount=2000.0)
+    case = ordered(driver, 2000.0)
     assert open_ids(case) == ['goods_receipt'] and 'approved_amount' not in case.data
 
 
 def test_an_order_whose_new_approval_is_refused_is_cancelled_with_the_supplier(driver):
-    case = start(driver)
-    to_manager(case)
-    do(case, 'manager_approval', 'opsmgr1', manager_decision='approve')
-    do(case, 'collect_quotes', 'buyer1', quote_count=1)
-    do(case, 'place_order', 'buyer1', supplier_name='青岛某科技', order_amount=30000.0)
+    case = ordered(driver, 30000.0)
     do(case, 'budget_check', 'finance1', remaining_budget=200000.0)
     do(case, 'manager_approval', 'opsmgr1', manager_decision='reject')
     assert open_ids(case) == ['cancel_order'] and groups_of(case, 'cancel_order') == ['purchasing']

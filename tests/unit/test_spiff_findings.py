@@ -11,8 +11,14 @@ from engine.runtime.findings import REASONS, classify
 from tests.unit.test_definitions import HEAD, process_xml
 
 
-def _flow_to(target: str, element: str) -> str:
-    return f'<bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="{target}"/>{element}'
+def one(body: str) -> dict[str, str]:
+    """A bundle of one process whose `body` follows its start event."""
+    return {"a.bpmn": process_xml(body)}
+
+
+def reached(target: str, element: str) -> dict[str, str]:
+    """A bundle of one process whose start event flows to `element` (id `target`)."""
+    return one(f'<bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="{target}"/>{element}')
 
 
 GATEWAY_WITHOUT_CONDITIONS = (
@@ -20,60 +26,55 @@ GATEWAY_WITHOUT_CONDITIONS = (
     '<bpmn:sequenceFlow id="f1" sourceRef="gw" targetRef="e1"/><bpmn:sequenceFlow id="f2" sourceRef="gw" '
     'targetRef="e2"/><bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/>'
 )
-CASES = [
-    ("attribute not allowed", {"a.bpmn": process_xml('<bpmn:userTask id="ut" priority="high"/>')},
+NO_START = f'{HEAD}<bpmn:process id="p" isExecutable="true"><bpmn:userTask id="ut"/></bpmn:process></bpmn:definitions>'
+CASES = [  # (name, files, reason, params (None: checked by keys), element id (None: not checked))
+    ("attribute not allowed", one('<bpmn:userTask id="ut" priority="high"/>'),
      "xsd_attribute_not_allowed", {"element": "userTask", "attribute": "priority"}, "ut"),
-    ("unexpected element", {"a.bpmn": process_xml('<bpmn:userTask id="ut"><bpmn:startEvent id="x"/></bpmn:userTask>')},
+    ("unexpected element", one('<bpmn:userTask id="ut"><bpmn:startEvent id="x"/></bpmn:userTask>'),
      "xsd_unexpected_element", {"element": "startEvent"}, "ut"),
-    ("attribute missing", {"a.bpmn": process_xml('<bpmn:sequenceFlow id="f" sourceRef="start"/>')},
+    ("attribute missing", one('<bpmn:sequenceFlow id="f" sourceRef="start"/>'),
      "xsd_attribute_missing", {"element": "sequenceFlow", "attribute": "targetRef"}, "f"),
-    ("invalid id", {"a.bpmn": process_xml('<bpmn:userTask id="1ut"/>')},
+    ("invalid id", one('<bpmn:userTask id="1ut"/>'),
      "xsd_invalid_value", {"element": "userTask", "attribute": "id", "value": "1ut", "type": "xs:ID"}, "1ut"),
     # libxml2 words a duplicate the same way as a malformed id: a well-formed one is taken as already used
-    ("duplicate id", {"a.bpmn": process_xml('<bpmn:userTask id="t"/>\n<bpmn:endEvent id="t"/>')},
-     "xsd_duplicate_id", {"value": "t"}, None),
-    ("invalid attribute value", {"a.bpmn": process_xml('<bpmn:exclusiveGateway id="g" gatewayDirection="Foo"/>')},
+    ("duplicate id", one('<bpmn:userTask id="t"/>\n<bpmn:endEvent id="t"/>'), "xsd_duplicate_id", {"value": "t"}, None),
+    ("invalid attribute value", one('<bpmn:exclusiveGateway id="g" gatewayDirection="Foo"/>'),
      "xsd_invalid_attribute", None, "g"),
-    ("flow to nowhere", {"a.bpmn": process_xml('<bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="nope"/>')},
+    ("flow to nowhere", one('<bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="nope"/>'),
      "flow_target_missing", {"target": "nope"}, None),
-    ("missing child", {"a.bpmn": process_xml(_flow_to("t", '<bpmn:intermediateCatchEvent id="t">'
-                                                           '<bpmn:conditionalEventDefinition/></bpmn:intermediateCatchEvent>'))},
+    ("missing child", reached("t", '<bpmn:intermediateCatchEvent id="t"><bpmn:conditionalEventDefinition/>'
+                                   "</bpmn:intermediateCatchEvent>"),
      "xsd_missing_child", {"element": "conditionalEventDefinition"}, None),
-    ("no start event", {"a.bpmn": f'{HEAD}<bpmn:process id="p" isExecutable="true"><bpmn:userTask id="ut"/>'
-                                  "</bpmn:process></bpmn:definitions>"},
-     "no_start_event", {}, "p"),
-    ("gateway flows without conditions", {"a.bpmn": process_xml(GATEWAY_WITHOUT_CONDITIONS)},
-     "flow_without_condition", {}, "f1"),
-    ("duplicate process", {"a.bpmn": process_xml('<bpmn:endEvent id="e"/>'), "b.bpmn": process_xml('<bpmn:endEvent id="e"/>')},
+    ("no start event", {"a.bpmn": NO_START}, "no_start_event", {}, "p"),
+    ("gateway flows without conditions", one(GATEWAY_WITHOUT_CONDITIONS), "flow_without_condition", {}, "f1"),
+    ("duplicate process", {**one('<bpmn:endEvent id="e"/>'), "b.bpmn": process_xml('<bpmn:endEvent id="e"/>')},
      "duplicate_process", {"process": "p"}, "p"),
-    ("called process missing", {"a.bpmn": process_xml(_flow_to("c", '<bpmn:callActivity id="c" calledElement="nope"/>'))},
+    ("called process missing", reached("c", '<bpmn:callActivity id="c" calledElement="nope"/>'),
      "called_process_missing", {"process": "nope", "known": "p"}, "c"),
-    ("script missing", {"a.bpmn": process_xml(_flow_to("s", '<bpmn:scriptTask id="s"/>'))}, "script_missing", {}, "s"),
-    ("multi-instance unspecified", {"a.bpmn": process_xml(_flow_to("ut", '<bpmn:userTask id="ut">'
-                                                                        '<bpmn:multiInstanceLoopCharacteristics/></bpmn:userTask>'))},
+    ("script missing", reached("s", '<bpmn:scriptTask id="s"/>'), "script_missing", {}, "s"),
+    ("multi-instance unspecified",
+     reached("ut", '<bpmn:userTask id="ut"><bpmn:multiInstanceLoopCharacteristics/></bpmn:userTask>'),
      "multi_instance_unspecified", {}, "ut"),
-    ("loop unspecified", {"a.bpmn": process_xml(_flow_to("ut", '<bpmn:userTask id="ut"><bpmn:standardLoopCharacteristics/>'
-                                                              '</bpmn:userTask>'))},
+    ("loop unspecified", reached("ut", '<bpmn:userTask id="ut"><bpmn:standardLoopCharacteristics/></bpmn:userTask>'),
      "loop_unspecified", {}, "ut"),
-    ("timer without time", {"a.bpmn": process_xml(_flow_to("t", '<bpmn:intermediateCatchEvent id="t">'
-                                                               '<bpmn:timerEventDefinition/></bpmn:intermediateCatchEvent>'))},
+    ("timer without time",
+     reached("t", '<bpmn:intermediateCatchEvent id="t"><bpmn:timerEventDefinition/></bpmn:intermediateCatchEvent>'),
      "timer_spec_invalid", {}, "t"),
-    ("message not defined", {"a.bpmn": process_xml(_flow_to("t", '<bpmn:intermediateCatchEvent id="t"><bpmn:'
-                                                                'messageEventDefinition messageRef="m"/></bpmn:intermediateCatchEvent>'))},
+    ("message not defined", reached("t", '<bpmn:intermediateCatchEvent id="t"><bpmn:messageEventDefinition '
+                                         'messageRef="m"/></bpmn:intermediateCatchEvent>'),
      "reference_unresolved", {}, "t"),
-    ("error not defined", {"a.bpmn": process_xml(_flow_to("t", '<bpmn:endEvent id="t"><bpmn:errorEventDefinition '
-                                                              'errorRef="nope"/></bpmn:endEvent>'))},
+    ("error not defined", reached("t", '<bpmn:endEvent id="t"><bpmn:errorEventDefinition errorRef="nope"/>'
+                                       "</bpmn:endEvent>"),
      "event_ref_missing", {}, "t"),
-    ("subprocess without start", {"a.bpmn": process_xml(_flow_to("sp", '<bpmn:subProcess id="sp"><bpmn:endEvent id="se"/>'
-                                                                      '</bpmn:subProcess>'))},
+    ("subprocess without start", reached("sp", '<bpmn:subProcess id="sp"><bpmn:endEvent id="se"/></bpmn:subProcess>'),
      "subprocess_start_events", {"count": 0}, "sp"),
-    ("subprocess without end", {"a.bpmn": process_xml(_flow_to("sp", '<bpmn:subProcess id="sp"><bpmn:startEvent id="ss"/>'
-                                                                    '</bpmn:subProcess>'))},
+    ("subprocess without end", reached("sp", '<bpmn:subProcess id="sp"><bpmn:startEvent id="ss"/></bpmn:subProcess>'),
      "subprocess_no_end", {}, "sp"),
 ]
 
 
-@pytest.mark.parametrize(("files", "reason", "params", "element_id"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(("files", "reason", "params", "element_id"), [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])
 def test_spiffworkflows_findings_on_real_documents_get_their_reason_and_params(
         engine: Engine, files: dict[str, str], reason: str, params: dict[str, object] | None,
         element_id: str | None) -> None:
@@ -97,6 +98,6 @@ def test_the_catalog_knows_each_reason_once_and_leaves_unknown_findings_unnamed(
         "flow_target_missing", {"target": "Task_1"})
     assert classify("Message identifier is missing from bpmn xml") == ("definition_id_missing", {"kind": "Message"})
     # the schema's catch-all keeps the rest of libxml2's words as the detail
-    assert classify("Element '{http://www.omg.org/spec/BPMN/20100524/MODEL}task': No match found for key-sequence.") == (
-        "xsd_invalid", {"element": "task", "detail": "No match found for key-sequence."})
+    schema_says = "Element '{http://www.omg.org/spec/BPMN/20100524/MODEL}task': No match found for key-sequence."
+    assert classify(schema_says) == ("xsd_invalid", {"element": "task", "detail": "No match found for key-sequence."})
     assert {reason for _, reason in [c[1:3] for c in CASES]} <= REASONS
